@@ -1,0 +1,131 @@
+package discovery
+
+import (
+	"bytes"
+	"fmt"
+	"go/token"
+	"regexp"
+	"strings"
+
+	"golang.org/x/mod/module"
+)
+
+// FileName is the name of the file, at a module's root, that declares the
+// module's entry points.
+const FileName = "entry_points.txt"
+
+// maxFileSize bounds the entry_points.txt files read, so that a stray huge
+// file gives an error instead of exhausting memory.
+const maxFileSize = 1 << 20
+
+// maxFileErrors bounds the errors reported for one file.
+const maxFileErrors = 10
+
+var (
+	groupRE = regexp.MustCompile(`^\w+(\.\w+)*$`)
+	nameRE  = regexp.MustCompile(`^[A-Za-z0-9_.-]+$`)
+)
+
+// ParseFile parses the contents of an entry_points.txt file. The file name
+// is used in positions and errors only. It returns every well-formed entry
+// point, in file order, and an error listing the lines that are not: one bad
+// line does not hide the good ones. The entry points' Module, Version and
+// Dir fields are left empty.
+//
+// The format is that of Python's entry_points.txt:
+//
+//	# comment
+//	[torchrun.handlers]
+//	myhandler = example.com/myhandler:NewHandler
+func ParseFile(file string, data []byte) ([]EntryPoint, error) {
+	var (
+		eps   []EntryPoint
+		errs  ErrorList
+		group string
+		seen  = make(map[[2]string]int) // (group, name) -> line
+	)
+	fail := func(line int, format string, args ...any) {
+		errs = append(errs, &Error{File: file, Line: line, Err: fmt.Errorf(format, args...)})
+	}
+	if len(data) > maxFileSize {
+		fail(0, "file is %d bytes, more than the %d allowed; an entry_points.txt holds a few lines of name = importpath:Symbol", len(data), maxFileSize)
+		return nil, errs
+	}
+	data = bytes.TrimPrefix(data, []byte("\ufeff"))
+	for i, raw := range strings.Split(string(data), "\n") {
+		if len(errs) >= maxFileErrors {
+			fail(i+1, "too many errors; stopped reading")
+			break
+		}
+		line := i + 1
+		text := strings.TrimSpace(raw)
+		switch {
+		case text == "" || strings.HasPrefix(text, "#"):
+			continue
+		case strings.HasPrefix(text, "["):
+			g, ok := strings.CutSuffix(text, "]")
+			g = strings.TrimSpace(strings.TrimPrefix(g, "["))
+			if !ok || !groupRE.MatchString(g) {
+				fail(line, "invalid group header %s: want [group], where group is words joined by dots, such as [torchrun.handlers]", quote(text))
+				group = ""
+				continue
+			}
+			group = g
+			continue
+		}
+		name, value, ok := strings.Cut(text, "=")
+		if !ok {
+			fail(line, "unexpected line %s: want name = importpath:Symbol, a [group] header, a # comment or a blank line", quote(text))
+			continue
+		}
+		name, value = strings.TrimSpace(name), strings.TrimSpace(value)
+		if group == "" {
+			fail(line, "entry point %s is not in a group: put a valid [group] header, such as [torchrun.handlers], above it", quote(name))
+			continue
+		}
+		if !nameRE.MatchString(name) {
+			fail(line, "invalid entry point name %s: want letters, digits, '_', '.' or '-'", quote(name))
+			continue
+		}
+		if err := checkValue(value); err != nil {
+			fail(line, "entry point %s: %v", name, err)
+			continue
+		}
+		key := [2]string{group, name}
+		if prev, dup := seen[key]; dup {
+			fail(line, "entry point %s is declared twice in group [%s]; the first is at line %d: remove or rename one", name, group, prev)
+			continue
+		}
+		seen[key] = line
+		eps = append(eps, EntryPoint{Group: group, Name: name, Value: value, File: file, Line: line})
+	}
+	if len(errs) > 0 {
+		return eps, errs
+	}
+	return eps, nil
+}
+
+// checkValue checks an entry point's value, importpath:Symbol.
+func checkValue(value string) error {
+	path, sym, ok := strings.Cut(value, ":")
+	if !ok || path == "" || sym == "" {
+		return fmt.Errorf("invalid value %s: want importpath:Symbol, such as example.com/myhandler:NewHandler", quote(value))
+	}
+	if err := module.CheckImportPath(path); err != nil {
+		return fmt.Errorf("invalid import path in %s: %v", quote(value), err)
+	}
+	if !token.IsIdentifier(sym) || !token.IsExported(sym) {
+		return fmt.Errorf("invalid symbol %s in %s: want an exported package-level identifier (func or var), such as NewHandler", quote(sym), quote(value))
+	}
+	return nil
+}
+
+// quote quotes s for an error message, shortening it if it is long, so that
+// hostile input cannot flood the output.
+func quote(s string) string {
+	const max = 80
+	if len(s) > max {
+		s = s[:max] + "..."
+	}
+	return fmt.Sprintf("%q", s)
+}

@@ -1,0 +1,204 @@
+package discovery
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"runtime/debug"
+	"slices"
+	"sync"
+
+	"github.com/go-entrypoints/entrypoints/registry"
+)
+
+// An Option configures Find and Discover.
+type Option func(*config)
+
+type config struct {
+	workspace string // go.work named by WithWorkspace, or ""
+	group     string // only entry points of this group, or all if ""
+	registry  *registry.Registry
+	logger    *slog.Logger
+	ctx       context.Context
+}
+
+func newConfig(opts []Option) *config {
+	c := &config{registry: registry.Default, ctx: context.Background()}
+	for _, o := range opts {
+		o(c)
+	}
+	if c.logger == nil {
+		c.logger = slog.Default()
+	}
+	return c
+}
+
+// WithWorkspace names the go.work file to read, or a directory holding one,
+// instead of the one the go command would use. The named workspace is read
+// even if the running binary was not built from it.
+func WithWorkspace(path string) Option {
+	return func(c *config) { c.workspace = path }
+}
+
+// WithGroup restricts Find to the entry points of one group. Discover always
+// uses HandlersGroup.
+func WithGroup(group string) Option {
+	return func(c *config) { c.group = group }
+}
+
+// WithRegistry makes Discover register handlers in r instead of
+// registry.Default.
+func WithRegistry(r *registry.Registry) Option {
+	return func(c *config) { c.registry = r }
+}
+
+// WithLogger sets the logger that Find and Discover report warnings to,
+// instead of slog.Default().
+func WithLogger(l *slog.Logger) Option {
+	return func(c *config) { c.logger = l }
+}
+
+// WithContext sets the context that bounds loading entry points (a dynamic
+// loader may build code). The default is context.Background().
+func WithContext(ctx context.Context) Option {
+	return func(c *config) { c.ctx = ctx }
+}
+
+// Find returns the entry points available to the running program: those
+// linked into the binary, then those declared by the modules of the
+// workspace in effect, in go.work use order. It loads nothing: it is the
+// counterpart of Python's importlib.metadata.entry_points().
+//
+// The workspace in effect is the one the go command would use (see
+// FindWorkspace), provided the running binary was built from it: a binary
+// run from inside an unrelated workspace sees its linked entry points only.
+// WithWorkspace names a workspace explicitly.
+//
+// Find returns every well-formed entry point it found, and an ErrorList of
+// the problems it met: lines that do not parse, modules that cannot be
+// read, and two modules declaring the same entry point (the first in use
+// order wins).
+func Find(opts ...Option) ([]EntryPoint, error) {
+	res := find(newConfig(opts))
+	return res.eps, res.problems.err()
+}
+
+// found is what find returns.
+type found struct {
+	eps      []EntryPoint
+	symbols  map[int]any // index in eps -> linked symbol
+	gowork   string      // workspace read, or ""
+	problems ErrorList
+	warnings ErrorList
+}
+
+func find(c *config) *found {
+	res := &found{symbols: make(map[int]any)}
+	index := make(map[[2]string]int) // (group, name) -> index in res.eps
+
+	for _, l := range linkedEntryPoints() {
+		if c.group != "" && l.Group != c.group {
+			continue
+		}
+		key := [2]string{l.Group, l.Name}
+		if i, dup := index[key]; dup {
+			if res.eps[i].Module != l.Module {
+				ep := l.entryPoint()
+				res.problems = append(res.problems, conflict(res.eps[i], ep))
+			}
+			continue
+		}
+		index[key] = len(res.eps)
+		res.symbols[len(res.eps)] = l.Symbol
+		res.eps = append(res.eps, l.entryPoint())
+	}
+
+	ws := c.readWorkspace(res)
+	if ws == nil {
+		return res
+	}
+	for _, m := range ws.modules {
+		for _, ep := range m.eps {
+			if c.group != "" && ep.Group != c.group {
+				continue
+			}
+			key := [2]string{ep.Group, ep.Name}
+			i, dup := index[key]
+			if !dup {
+				index[key] = len(res.eps)
+				res.eps = append(res.eps, ep)
+				continue
+			}
+			prev := &res.eps[i]
+			if prev.Module != ep.Module || !prev.Linked {
+				res.problems = append(res.problems, conflict(*prev, ep))
+				continue
+			}
+			// The workspace declares an entry point that is linked:
+			// point at its source, and warn if the link is stale.
+			if prev.Value != ep.Value {
+				res.warnings = append(res.warnings, &Error{
+					File: ep.File, Line: ep.Line, EntryPoint: &ep,
+					Err: fmt.Errorf("declared as %s but linked as %s; the linked symbol is used", ep.Value, prev.Value),
+					Fix: "go generate ./... in the main package, then rebuild",
+				})
+			}
+			prev.File, prev.Line, prev.Dir = ep.File, ep.Line, ep.Dir
+		}
+	}
+	return res
+}
+
+// readWorkspace reads the workspace that applies to c, if any, recording
+// its problems in res.
+func (c *config) readWorkspace(res *found) *workspace {
+	explicit := c.workspace != ""
+	gowork := c.workspace
+	if explicit {
+		if fi, err := os.Stat(gowork); err == nil && fi.IsDir() {
+			gowork = filepath.Join(gowork, "go.work")
+		}
+	} else {
+		wd, err := os.Getwd()
+		if err == nil {
+			gowork, err = FindWorkspace(wd)
+		}
+		if err != nil {
+			res.problems = append(res.problems, &Error{Err: err})
+			return nil
+		}
+		if gowork == "" {
+			return nil
+		}
+	}
+	ws, errs := readWorkspace(gowork)
+	if !explicit {
+		main := mainModule()
+		if ws == nil || !slices.ContainsFunc(ws.modules, func(m wsModule) bool { return m.path == main }) {
+			c.logger.Debug("discovery: ignoring the workspace: this binary was not built from it", "gowork", gowork, "main", main)
+			return nil
+		}
+	}
+	res.gowork = gowork
+	res.problems = append(res.problems, errs...)
+	return ws
+}
+
+// mainModule returns the path of the running binary's main module.
+var mainModule = sync.OnceValue(func() string {
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		return bi.Main.Path
+	}
+	return ""
+})
+
+// conflict reports that b declares the same entry point as a, which wins.
+func conflict(a, b EntryPoint) *Error {
+	return &Error{
+		File: b.File, Line: b.Line, EntryPoint: &b,
+		Err: fmt.Errorf("%w: module %s declares it too, at %s, and wins", ErrConflict, a.Module, a.Pos()),
+		Fix: "rename one of the two, or remove one module from the workspace (go work edit -dropuse=DIR)",
+	}
+}

@@ -1,0 +1,162 @@
+package discovery
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"runtime"
+	"sync"
+	"sync/atomic"
+
+	"golang.org/x/mod/modfile"
+)
+
+// FindWorkspace returns the go.work file in effect for the go command run
+// in dir, by the go command's own rules: GOWORK=off disables workspaces, an
+// absolute GOWORK names the file, and otherwise the nearest go.work in dir or
+// one of its parents is used. It returns "" if no workspace is in effect.
+func FindWorkspace(dir string) (string, error) {
+	switch gowork := os.Getenv("GOWORK"); gowork {
+	case "off":
+		return "", nil
+	case "", "auto":
+	default:
+		if !filepath.IsAbs(gowork) {
+			return "", fmt.Errorf("invalid GOWORK %q: not an absolute path; set it to the absolute path of a go.work file, or to off", gowork)
+		}
+		return gowork, nil
+	}
+	dir, err := filepath.Abs(dir)
+	if err != nil {
+		return "", err
+	}
+	for {
+		f := filepath.Join(dir, "go.work")
+		if fi, err := os.Stat(f); err == nil && !fi.IsDir() {
+			return f, nil
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return "", nil
+		}
+		dir = parent
+	}
+}
+
+// workspace is a parsed go.work file with the entry points of its modules.
+type workspace struct {
+	file    string
+	modules []wsModule // in use order
+}
+
+// wsModule is one module used by a workspace.
+type wsModule struct {
+	path string // module path, from its go.mod
+	dir  string // absolute root directory
+	line int    // line of its use directive in go.work
+
+	eps  []EntryPoint // declared in its entry_points.txt
+	errs ErrorList    // problems reading its go.mod or entry_points.txt
+}
+
+// readWorkspace reads the go.work file, and the go.mod and entry_points.txt
+// of every module it uses, in parallel. A module that cannot be read is
+// reported and left out; the others are returned.
+func readWorkspace(file string) (*workspace, ErrorList) {
+	data, err := os.ReadFile(file)
+	if err != nil {
+		return nil, ErrorList{{File: file, Err: err, Fix: "point GOWORK or WithWorkspace at an existing go.work file, or set GOWORK=off"}}
+	}
+	wf, err := modfile.ParseWork(file, data, nil)
+	if err != nil {
+		// The error already carries file:line.
+		return nil, ErrorList{{Err: err, Fix: "correct the go.work file (go work edit, go work use)"}}
+	}
+	mods := make([]wsModule, len(wf.Use))
+	base := filepath.Dir(file)
+	parallel(len(mods), func(i int) {
+		mods[i] = readModule(file, base, wf.Use[i])
+	})
+
+	ws := &workspace{file: file, modules: mods[:0]}
+	seen := make(map[string]int) // module path -> line
+	var errs ErrorList
+	for _, m := range mods {
+		errs = append(errs, m.errs...)
+		if m.path == "" {
+			continue
+		}
+		if prev, dup := seen[m.path]; dup {
+			errs = append(errs, &Error{File: file, Line: m.line, Err: fmt.Errorf("module %s appears multiple times in the workspace; the use at line %d wins", m.path, prev), Fix: "go work edit -dropuse=" + m.dir})
+			continue
+		}
+		seen[m.path] = m.line
+		ws.modules = append(ws.modules, m)
+	}
+	return ws, errs
+}
+
+// readModule reads the go.mod and entry_points.txt of the module that use
+// adds to the workspace whose go.work is file, in directory base. The result's
+// path is empty if the module could not be read.
+func readModule(file, base string, use *modfile.Use) wsModule {
+	m := wsModule{dir: filepath.FromSlash(use.Path), line: use.Syntax.Start.Line}
+	if !filepath.IsAbs(m.dir) {
+		m.dir = filepath.Join(base, m.dir)
+	}
+	gomod := filepath.Join(m.dir, "go.mod")
+	data, err := os.ReadFile(gomod)
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			err = fmt.Errorf("directory %s used by the workspace has no go.mod", use.Path)
+		}
+		m.errs = ErrorList{{File: file, Line: m.line, Err: err, Fix: "go work edit -dropuse=" + use.Path}}
+		return m
+	}
+	if m.path = modfile.ModulePath(data); m.path == "" {
+		m.errs = ErrorList{{File: gomod, Err: errors.New("no module directive"), Fix: "add a module line, such as: module example.com/" + filepath.Base(m.dir)}}
+		return m
+	}
+	epfile := filepath.Join(m.dir, FileName)
+	data, err = os.ReadFile(epfile)
+	if err != nil {
+		if !errors.Is(err, fs.ErrNotExist) {
+			m.errs = ErrorList{{File: epfile, Err: err}}
+		}
+		return m
+	}
+	m.eps, err = ParseFile(epfile, data)
+	for j := range m.eps {
+		m.eps[j].Module, m.eps[j].Dir = m.path, m.dir
+	}
+	if el, ok := err.(ErrorList); ok {
+		m.errs = el
+	}
+	return m
+}
+
+// parallel calls f(0), ..., f(n-1) on up to GOMAXPROCS goroutines, or
+// inline when n is small.
+func parallel(n int, f func(int)) {
+	workers := min(runtime.GOMAXPROCS(0), n/16)
+	if workers <= 1 {
+		for i := range n {
+			f(i)
+		}
+		return
+	}
+	var (
+		wg   sync.WaitGroup
+		next atomic.Int64
+	)
+	for range workers {
+		wg.Go(func() {
+			for i := int(next.Add(1) - 1); i < n; i = int(next.Add(1) - 1) {
+				f(i)
+			}
+		})
+	}
+	wg.Wait()
+}
