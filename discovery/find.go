@@ -17,7 +17,8 @@ import (
 type Option func(*config)
 
 type config struct {
-	workspace string // go.work named by WithWorkspace, or ""
+	workspace string   // go.work named by WithWorkspace, or ""
+	modules   []string // module roots named by WithModules
 	group     string // only entry points of this group, or all if ""
 	registry  *registry.Registry
 	logger    *slog.Logger
@@ -40,6 +41,13 @@ func newConfig(opts []Option) *config {
 // even if the running binary was not built from it.
 func WithWorkspace(path string) Option {
 	return func(c *config) { c.workspace = path }
+}
+
+// WithModules makes Find read the entry points of the modules rooted at
+// dirs, in that order, instead of a workspace's. The entrypoints command
+// uses it outside workspace mode, for the modules of the build list.
+func WithModules(dirs ...string) Option {
+	return func(c *config) { c.modules = dirs }
 }
 
 // WithGroup restricts Find to the entry points of one group. Discover always
@@ -154,6 +162,11 @@ func find(c *config) *found {
 // readWorkspace reads the workspace that applies to c, if any, recording
 // its problems in res.
 func (c *config) readWorkspace(res *found) *workspace {
+	if c.modules != nil {
+		ws, errs := readModules(c.modules)
+		res.problems = append(res.problems, errs...)
+		return ws
+	}
 	explicit := c.workspace != ""
 	gowork := c.workspace
 	if explicit {

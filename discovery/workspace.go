@@ -77,9 +77,35 @@ func readWorkspace(file string) (*workspace, ErrorList) {
 	mods := make([]wsModule, len(wf.Use))
 	base := filepath.Dir(file)
 	parallel(len(mods), func(i int) {
-		mods[i] = readModule(file, base, wf.Use[i])
+		u := wf.Use[i]
+		dir := filepath.FromSlash(u.Path)
+		if !filepath.IsAbs(dir) {
+			dir = filepath.Join(base, dir)
+		}
+		mods[i] = readModule(dir, file, u.Syntax.Start.Line, u.Path)
 	})
+	ws, errs := dedupModules(file, mods)
+	return ws, errs
+}
 
+// readModules reads the go.mod and entry_points.txt of the modules rooted
+// at dirs, in parallel, as if a workspace used them in that order.
+func readModules(dirs []string) (*workspace, ErrorList) {
+	mods := make([]wsModule, len(dirs))
+	parallel(len(mods), func(i int) {
+		dir, err := filepath.Abs(dirs[i])
+		if err != nil {
+			mods[i].errs = ErrorList{{File: dirs[i], Err: err}}
+			return
+		}
+		mods[i] = readModule(dir, "", 0, "")
+	})
+	return dedupModules("", mods)
+}
+
+// dedupModules returns the workspace of the modules that were read, leaving
+// out the second use of a module path.
+func dedupModules(file string, mods []wsModule) (*workspace, ErrorList) {
 	ws := &workspace{file: file, modules: mods[:0]}
 	seen := make(map[string]int) // module path -> line
 	var errs ErrorList
@@ -89,7 +115,7 @@ func readWorkspace(file string) (*workspace, ErrorList) {
 			continue
 		}
 		if prev, dup := seen[m.path]; dup {
-			errs = append(errs, &Error{File: file, Line: m.line, Err: fmt.Errorf("module %s appears multiple times in the workspace; the use at line %d wins", m.path, prev), Fix: "go work edit -dropuse=" + m.dir})
+			errs = append(errs, &Error{File: file, Line: m.line, Err: fmt.Errorf("module %s appears multiple times in the workspace; the use at line %d wins", m.path, prev), Fix: "remove one of the two use directives"})
 			continue
 		}
 		seen[m.path] = m.line
@@ -98,21 +124,22 @@ func readWorkspace(file string) (*workspace, ErrorList) {
 	return ws, errs
 }
 
-// readModule reads the go.mod and entry_points.txt of the module that use
-// adds to the workspace whose go.work is file, in directory base. The result's
-// path is empty if the module could not be read.
-func readModule(file, base string, use *modfile.Use) wsModule {
-	m := wsModule{dir: filepath.FromSlash(use.Path), line: use.Syntax.Start.Line}
-	if !filepath.IsAbs(m.dir) {
-		m.dir = filepath.Join(base, m.dir)
-	}
+// readModule reads the go.mod and entry_points.txt of the module rooted at
+// dir, used as use at line of the go.work file (if any). The result's path
+// is empty if the module could not be read.
+func readModule(dir, file string, line int, use string) wsModule {
+	m := wsModule{dir: dir, line: line}
 	gomod := filepath.Join(m.dir, "go.mod")
 	data, err := os.ReadFile(gomod)
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
-			err = fmt.Errorf("directory %s used by the workspace has no go.mod", use.Path)
+			err = fmt.Errorf("directory %s has no go.mod", dir)
 		}
-		m.errs = ErrorList{{File: file, Line: m.line, Err: err, Fix: "go work edit -dropuse=" + use.Path}}
+		e := &Error{File: gomod, Err: err}
+		if file != "" {
+			e.File, e.Line, e.Fix = file, line, "go work edit -dropuse="+use
+		}
+		m.errs = ErrorList{e}
 		return m
 	}
 	if m.path = modfile.ModulePath(data); m.path == "" {

@@ -1,0 +1,205 @@
+package main
+
+import (
+	"bufio"
+	"encoding/json"
+	"fmt"
+	"go/ast"
+	"go/parser"
+	"go/token"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/go-entrypoints/entrypoints/discovery"
+)
+
+// listed is one line of list's output.
+type listed struct {
+	Group    string
+	Name     string
+	Value    string
+	Module   string
+	Version  string `json:",omitempty"`
+	Pos      string   // file:line of the declaration
+	Status   string   // linked, loadable or broken
+	LinkedBy []string `json:",omitempty"` // generated files that link it
+	Error    string   `json:",omitempty"` // why it is broken
+}
+
+func runList(args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("list", "list [-json] [-group name] [-workspace go.work]", stderr)
+	asJSON := fs.Bool("json", false, "print a JSON array, for machines")
+	group := fs.String("group", "", "list only the entry points of this group")
+	workspace := fs.String("workspace", "", "go.work file to read instead of the one the go command would use")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	p, err := loadProject(*workspace)
+	if err != nil {
+		return err
+	}
+	var eps []discovery.EntryPoint
+	for _, ep := range p.eps {
+		if *group == "" || ep.Group == *group {
+			eps = append(eps, ep)
+		}
+	}
+	c, err := p.typecheck(eps, false)
+	if err != nil {
+		return err
+	}
+	linkedBy := p.generatedLinks()
+	out := make([]listed, len(eps))
+	for i, ep := range eps {
+		l := listed{Group: ep.Group, Name: ep.Name, Value: ep.Value, Module: ep.Module, Version: ep.Version, Pos: rel(p.dir, ep.File) + ":" + strconv.Itoa(ep.Line)}
+		l.LinkedBy = linkedBy[[3]string{ep.Group, ep.Name, ep.Module}]
+		switch {
+		case c.errs[i] != nil:
+			l.Status, l.Error = "broken", c.errs[i].Err.Error()+"; fix: "+c.errs[i].Fix
+		case len(l.LinkedBy) > 0:
+			l.Status = "linked"
+		default:
+			l.Status = "loadable"
+		}
+		out[i] = l
+	}
+	if *asJSON {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "\t")
+		if out == nil {
+			out = []listed{}
+		}
+		if err := enc.Encode(out); err != nil {
+			return err
+		}
+	} else {
+		printList(stdout, out)
+	}
+	for _, e := range p.problems {
+		fmt.Fprintf(stderr, "entrypoints list: %v\n", e)
+	}
+	if len(p.problems) > 0 {
+		return fmt.Errorf("%d problems in the workspace's entry_points.txt files (entrypoints check lists them)", len(p.problems))
+	}
+	return nil
+}
+
+func printList(w io.Writer, out []listed) {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "GROUP\tNAME\tVALUE\tMODULE\tVERSION\tDECLARED AT\tSTATUS")
+	for _, l := range out {
+		version := l.Version
+		if version == "" {
+			version = "(devel)"
+		}
+		status := l.Status
+		switch {
+		case l.Status == "linked":
+			status += " by " + strings.Join(l.LinkedBy, ", ")
+		case l.Status == "loadable":
+			status += " (not linked: go generate ./... links it; discovery/dynamic loads it at run time)"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", l.Group, l.Name, l.Value, l.Module, version, l.Pos, status)
+	}
+	tw.Flush()
+	for _, l := range out {
+		if l.Error != "" {
+			fmt.Fprintf(w, "%s: %s: %s\n", l.Pos, l.Name, l.Error)
+		}
+	}
+}
+
+// generatedLinks finds the files written by entrypoints generate in the
+// main modules and returns, for each (group, name, module) they link, the
+// files that link it, relative to p's directory.
+func (p *project) generatedLinks() map[[3]string][]string {
+	links := make(map[[3]string][]string)
+	for _, m := range p.modules {
+		if !m.Main || m.Dir == "" {
+			continue
+		}
+		filepath.WalkDir(m.Dir, func(path string, d fs.DirEntry, err error) error {
+			if err != nil {
+				return nil
+			}
+			name := d.Name()
+			if d.IsDir() {
+				if path != m.Dir && (name == "vendor" || name == "testdata" || strings.HasPrefix(name, ".") || strings.HasPrefix(name, "_") || exists(filepath.Join(path, "go.mod"))) {
+					return filepath.SkipDir
+				}
+				return nil
+			}
+			if strings.HasSuffix(name, ".go") && isGenerated(path) {
+				for _, k := range linkedIn(path) {
+					links[k] = append(links[k], rel(p.dir, path))
+				}
+			}
+			return nil
+		})
+	}
+	return links
+}
+
+// isGenerated reports whether the file starts with the header generate
+// writes.
+func isGenerated(path string) bool {
+	f, err := os.Open(path)
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	line, _ := bufio.NewReader(f).ReadString('\n')
+	return strings.TrimSpace(line) == generatedHeader
+}
+
+// linkedIn returns the (group, name, module) of each discovery.Linked
+// literal in a generated file.
+func linkedIn(path string) [][3]string {
+	f, err := parser.ParseFile(token.NewFileSet(), path, nil, 0)
+	if err != nil {
+		return nil
+	}
+	var keys [][3]string
+	ast.Inspect(f, func(n ast.Node) bool {
+		lit, ok := n.(*ast.CompositeLit)
+		if !ok {
+			return true
+		}
+		if sel, ok := lit.Type.(*ast.SelectorExpr); !ok || sel.Sel.Name != "Linked" {
+			return true
+		}
+		fields := make(map[string]string)
+		for _, e := range lit.Elts {
+			kv, ok := e.(*ast.KeyValueExpr)
+			if !ok {
+				continue
+			}
+			k, ok1 := kv.Key.(*ast.Ident)
+			v, ok2 := kv.Value.(*ast.BasicLit)
+			if ok1 && ok2 && v.Kind == token.STRING {
+				fields[k.Name], _ = strconv.Unquote(v.Value)
+			}
+		}
+		keys = append(keys, [3]string{fields["Group"], fields["Name"], fields["Module"]})
+		return false
+	})
+	return keys
+}
+
+func exists(path string) bool {
+	_, err := os.Stat(path)
+	return err == nil
+}
+
+// rel returns path relative to dir if it is below dir, else path.
+func rel(dir, path string) string {
+	if r, err := filepath.Rel(dir, path); err == nil && !strings.HasPrefix(r, "..") {
+		return r
+	}
+	return path
+}

@@ -1,0 +1,115 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+
+	"github.com/go-entrypoints/entrypoints/discovery"
+)
+
+// project is what the commands work on: the modules of the workspace, or
+// outside a workspace those of the main module's build list, and the entry
+// points they declare.
+type project struct {
+	dir      string // directory the command runs in
+	gowork   string // go.work in effect, or "" outside a workspace
+	modules  []goModule
+	eps      []discovery.EntryPoint
+	problems discovery.ErrorList
+}
+
+// goModule is a module as go list -m -json prints it.
+type goModule struct {
+	Path    string
+	Version string
+	Dir     string
+	Main    bool
+}
+
+// loadProject reads the project of the current directory. workspace, if
+// set, names the go.work file (or its directory) to use.
+func loadProject(workspace string) (*project, error) {
+	dir, err := os.Getwd()
+	if err != nil {
+		return nil, err
+	}
+	p := &project{dir: dir}
+	if workspace != "" {
+		if p.gowork, err = filepath.Abs(workspace); err != nil {
+			return nil, err
+		}
+		if fi, err := os.Stat(p.gowork); err == nil && fi.IsDir() {
+			p.gowork = filepath.Join(p.gowork, "go.work")
+		}
+	} else if p.gowork, err = discovery.FindWorkspace(dir); err != nil {
+		return nil, err
+	}
+
+	var found error
+	if p.gowork != "" {
+		p.eps, found = discovery.Find(discovery.WithWorkspace(p.gowork))
+		// The modules are listed for their directories only; if go list
+		// fails, the problem shows in Find's errors as well.
+		p.modules, _ = p.goListModules()
+	} else {
+		if p.modules, err = p.goListModules("all"); err != nil {
+			return nil, err
+		}
+		dirs := make([]string, 0, len(p.modules))
+		version := make(map[string]string)
+		for _, m := range p.modules {
+			if m.Dir != "" {
+				dirs = append(dirs, m.Dir)
+				version[m.Path] = m.Version
+			}
+		}
+		p.eps, found = discovery.Find(discovery.WithModules(dirs...))
+		for i := range p.eps {
+			p.eps[i].Version = version[p.eps[i].Module]
+		}
+	}
+	if el, ok := found.(discovery.ErrorList); ok {
+		p.problems = el
+	} else if found != nil {
+		p.problems = discovery.ErrorList{{Err: found}}
+	}
+	return p, nil
+}
+
+// env returns the environment for go commands run for p.
+func (p *project) env() []string {
+	gowork := p.gowork
+	if gowork == "" {
+		gowork = "off"
+	}
+	return append(os.Environ(), "GOWORK="+gowork)
+}
+
+// goListModules runs go list -m -json with args in p's directory.
+func (p *project) goListModules(args ...string) ([]goModule, error) {
+	cmd := exec.Command("go", append([]string{"list", "-m", "-json"}, args...)...)
+	cmd.Dir, cmd.Env = p.dir, p.env()
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		return nil, fmt.Errorf("go list -m: %v\n%s", err, bytes.TrimSpace(stderr.Bytes()))
+	}
+	var mods []goModule
+	dec := json.NewDecoder(bytes.NewReader(out))
+	for {
+		var m goModule
+		if err := dec.Decode(&m); errors.Is(err, io.EOF) {
+			return mods, nil
+		} else if err != nil {
+			return nil, fmt.Errorf("go list -m: %v", err)
+		}
+		mods = append(mods, m)
+	}
+}

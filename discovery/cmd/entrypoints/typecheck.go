@@ -1,0 +1,129 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"go/types"
+	"strings"
+
+	"golang.org/x/tools/go/packages"
+
+	"github.com/go-entrypoints/entrypoints/discovery"
+)
+
+const registryPath = "github.com/go-entrypoints/entrypoints/registry"
+
+// checked is the result of type-checking the symbols of entry points.
+type checked struct {
+	self *packages.Package            // the package in the directory, if asked for
+	errs map[int]*discovery.Error     // index in the entry points -> problem
+	pkgs map[string]*packages.Package // by import path
+}
+
+// typecheck loads the packages named by eps, and the package in p's
+// directory if self is set, and checks that each entry point's symbol
+// exists, is a func or var, and has an accepted type for its group.
+func (p *project) typecheck(eps []discovery.EntryPoint, self bool) (*checked, error) {
+	patterns := []string{registryPath}
+	if self {
+		patterns = append(patterns, ".")
+	}
+	seen := make(map[string]bool)
+	for _, ep := range eps {
+		if path := ep.ImportPath(); !seen[path] {
+			seen[path] = true
+			patterns = append(patterns, path)
+		}
+	}
+	cfg := &packages.Config{
+		Mode: packages.NeedName | packages.NeedTypes | packages.NeedFiles,
+		Dir:  p.dir,
+		Env:  p.env(),
+	}
+	roots, err := packages.Load(cfg, patterns...)
+	if err != nil {
+		return nil, fmt.Errorf("loading packages: %w", err)
+	}
+	c := &checked{errs: make(map[int]*discovery.Error), pkgs: make(map[string]*packages.Package)}
+	for _, pkg := range roots {
+		if self && pkg.Dir == p.dir && c.self == nil {
+			c.self = pkg
+		}
+		c.pkgs[pkg.PkgPath] = pkg
+	}
+	var creator, factory types.Type
+	if reg := c.pkgs[registryPath]; reg != nil && reg.Types != nil {
+		if obj := reg.Types.Scope().Lookup("Creator"); obj != nil {
+			creator = obj.Type()
+			factory = types.NewSignatureType(nil, nil, nil, nil,
+				types.NewTuple(types.NewVar(0, nil, "", creator)), false)
+		}
+	}
+	for i, ep := range eps {
+		if err := checkSymbol(c.pkgs[ep.ImportPath()], ep, creator, factory); err != nil {
+			c.errs[i] = &discovery.Error{File: ep.File, Line: ep.Line, EntryPoint: &eps[i], Err: err.err, Fix: err.fix}
+		}
+	}
+	return c, nil
+}
+
+type symbolError struct {
+	err error
+	fix string
+}
+
+// checkSymbol checks the symbol of ep in pkg.
+func checkSymbol(pkg *packages.Package, ep discovery.EntryPoint, creator, factory types.Type) *symbolError {
+	path, sym := ep.ImportPath(), ep.Symbol()
+	if pkg == nil || len(pkg.Errors) > 0 && pkg.Types == nil || pkg.Name == "" {
+		msg := "not found"
+		if pkg != nil && len(pkg.Errors) > 0 {
+			msg = pkgErrors(pkg)
+		}
+		return &symbolError{fmt.Errorf("package %s cannot be loaded: %s", path, msg),
+			"add the module that provides it to the workspace (go work use DIR) or to go.mod (go get), or correct the import path"}
+	}
+	if len(pkg.Errors) > 0 {
+		return &symbolError{fmt.Errorf("package %s does not build: %s", path, pkgErrors(pkg)), "fix the package"}
+	}
+	if pkg.Name == "main" {
+		return &symbolError{fmt.Errorf("package %s is a command (package main) and cannot be imported", path),
+			"move " + sym + " to a non-main package"}
+	}
+	obj := pkg.Types.Scope().Lookup(sym)
+	if obj == nil {
+		return &symbolError{fmt.Errorf("package %s has no symbol %s", path, sym), "declare " + sym + " in " + path + ", or correct the entry point"}
+	}
+	switch obj.(type) {
+	case *types.Func, *types.Var:
+	default:
+		return &symbolError{fmt.Errorf("%s.%s is not a func or var", path, sym), "point the entry point at a func or var"}
+	}
+	if sig, ok := obj.Type().(*types.Signature); ok && sig.TypeParams().Len() > 0 {
+		return &symbolError{fmt.Errorf("%s.%s is a generic func", path, sym), "point the entry point at a non-generic func or var"}
+	}
+	if ep.Group == discovery.HandlersGroup && creator != nil {
+		if !types.AssignableTo(obj.Type(), factory) && !types.AssignableTo(obj.Type(), creator) {
+			return &symbolError{fmt.Errorf("%s.%s has type %s; want func() registry.Creator or registry.Creator", path, sym,
+				types.TypeString(obj.Type(), types.RelativeTo(pkg.Types))),
+				"change " + sym + " to a func() registry.Creator"}
+		}
+	}
+	return nil
+}
+
+// pkgErrors returns pkg's errors, one per line, at most a few.
+func pkgErrors(pkg *packages.Package) string {
+	var msgs []string
+	for i, e := range pkg.Errors {
+		if i == 5 {
+			msgs = append(msgs, fmt.Sprintf("and %d more errors", len(pkg.Errors)-i))
+			break
+		}
+		msgs = append(msgs, e.Error())
+	}
+	return strings.Join(msgs, "\n\t")
+}
+
+// errNoPackage is returned by generate outside a Go package.
+var errNoPackage = errors.New("no Go package in the current directory; run entrypoints generate from go generate, in the package that should link the entry points")
