@@ -19,7 +19,7 @@ type Option func(*config)
 type config struct {
 	workspace string   // go.work named by WithWorkspace, or ""
 	modules   []string // module roots named by WithModules
-	group     string // only entry points of this group, or all if ""
+	group     string   // only entry points of this group, or all if ""
 	registry  *registry.Registry
 	logger    *slog.Logger
 	ctx       context.Context

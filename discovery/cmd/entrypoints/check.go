@@ -3,7 +3,6 @@ package main
 import (
 	"fmt"
 	"io"
-
 )
 
 func runCheck(args []string, stdout, stderr io.Writer) error {
@@ -36,4 +35,3 @@ func runCheck(args []string, stdout, stderr io.Writer) error {
 	fmt.Fprintf(stdout, "ok: %d entry points in %d modules\n", len(p.eps), len(modules))
 	return nil
 }
-

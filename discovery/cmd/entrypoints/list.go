@@ -24,7 +24,7 @@ type listed struct {
 	Name     string
 	Value    string
 	Module   string
-	Version  string `json:",omitempty"`
+	Version  string   `json:",omitempty"`
 	Pos      string   // file:line of the declaration
 	Status   string   // linked, loadable or broken
 	LinkedBy []string `json:",omitempty"` // generated files that link it
