@@ -1,0 +1,172 @@
+package discovery_test
+
+import (
+	"errors"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/go-entrypoints/entrypoints/discovery"
+)
+
+func TestParseFile(t *testing.T) {
+	tests := []struct {
+		name string
+		in   string
+		want []string // "line group name value"
+		errs []string // substrings of each error, in order, with its line
+	}{
+		{
+			name: "python shape",
+			in:   "# comment\n[torchrun.handlers]\nmyhandler = example.com/myhandler:NewHandler\n\n[other.group]\nx=example.com/x/v2:Var\n",
+			want: []string{"3 torchrun.handlers myhandler example.com/myhandler:NewHandler", "6 other.group x example.com/x/v2:Var"},
+		},
+		{
+			name: "crlf, bom, indentation and spaces",
+			in:   "\ufeff[torchrun.handlers]\r\n   a.b-c_d   =   example.com/m:F  \r\n\t# indented comment\r\n",
+			want: []string{"2 torchrun.handlers a.b-c_d example.com/m:F"},
+		},
+		{
+			name: "empty file",
+			in:   "",
+		},
+		{
+			name: "bad line does not hide the good ones",
+			in:   "[g]\ngood1 = example.com/m:A\nthis is not valid\ngood2 = example.com/m:B\n",
+			want: []string{"2 g good1 example.com/m:A", "4 g good2 example.com/m:B"},
+			errs: []string{`:3: unexpected line "this is not valid": want name = importpath:Symbol`},
+		},
+		{
+			name: "entry before any group",
+			in:   "a = example.com/m:A\n[g]\nb = example.com/m:B\n",
+			want: []string{"3 g b example.com/m:B"},
+			errs: []string{`:1: entry point "a" is not in a group`},
+		},
+		{
+			name: "invalid groups",
+			in:   "[torchrun..handlers]\na = example.com/m:A\n[ok]\n[unclosed\n[sp ace]\n[]\n",
+			errs: []string{":1: invalid group header", `:2: entry point "a" is not in a group`, ":4: invalid group header", ":5: invalid group header", ":6: invalid group header"},
+		},
+		{
+			name: "invalid names and values",
+			in: "[g]\n" +
+				"bad name = example.com/m:A\n" +
+				"= example.com/m:A\n" +
+				"nocolon = example.com/m\n" +
+				"nosym = example.com/m:\n" +
+				"nopath = :Sym\n" +
+				"unexported = example.com/m:newHandler\n" +
+				"dotted = example.com/m:A.B\n" +
+				"badpath = example.com/../m:A\n" +
+				"extras = example.com/m:A [extra]\n",
+			errs: []string{
+				`:2: invalid entry point name "bad name"`,
+				`:3: invalid entry point name ""`,
+				`:4: entry point nocolon: invalid value "example.com/m": want importpath:Symbol`,
+				`:5: entry point nosym: invalid value`,
+				`:6: entry point nopath: invalid value`,
+				`:7: entry point unexported: invalid symbol "newHandler"`,
+				`:8: entry point dotted: invalid symbol "A.B"`,
+				`:9: entry point badpath: invalid import path`,
+				`:10: entry point extras: invalid symbol "A [extra]"`,
+			},
+		},
+		{
+			name: "name declared twice in a group",
+			in:   "[g]\na = example.com/m:A\n[h]\na = example.com/m:A\n[g]\na = example.com/m:B\n",
+			want: []string{"2 g a example.com/m:A", "4 h a example.com/m:A"},
+			errs: []string{":6: entry point a is declared twice in group [g]; the first is at line 2"},
+		},
+		{
+			name: "names are case-sensitive",
+			in:   "[g]\na = example.com/m:A\nA = example.com/m:A\n",
+			want: []string{"2 g a example.com/m:A", "3 g A example.com/m:A"},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			eps, err := discovery.ParseFile("m/entry_points.txt", []byte(tt.in))
+			var got []string
+			for _, ep := range eps {
+				assert.Equal(t, "m/entry_points.txt", ep.File)
+				got = append(got, strings.Join([]string{itoa(ep.Line), ep.Group, ep.Name, ep.Value}, " "))
+			}
+			assert.Equal(t, tt.want, got)
+			if len(tt.errs) == 0 {
+				assert.NoError(t, err)
+				return
+			}
+			var list discovery.ErrorList
+			require.True(t, errors.As(err, &list), "error %v is not an ErrorList", err)
+			require.Len(t, list, len(tt.errs), "errors: %v", err)
+			for i, want := range tt.errs {
+				assert.Contains(t, list[i].Error(), "m/entry_points.txt"+want)
+			}
+		})
+	}
+}
+
+func TestParseFileHostile(t *testing.T) {
+	t.Run("huge file", func(t *testing.T) {
+		eps, err := discovery.ParseFile("f", []byte(strings.Repeat("# x\n", 1<<19)))
+		assert.Empty(t, eps)
+		assert.ErrorContains(t, err, "more than the 1048576 allowed")
+	})
+	t.Run("many bad lines are cut short", func(t *testing.T) {
+		_, err := discovery.ParseFile("f", []byte(strings.Repeat("garbage\n", 1000)))
+		var list discovery.ErrorList
+		require.ErrorAs(t, err, &list)
+		assert.LessOrEqual(t, len(list), 11)
+		assert.Contains(t, list[len(list)-1].Error(), "too many errors")
+	})
+	t.Run("long and binary values are quoted and shortened", func(t *testing.T) {
+		_, err := discovery.ParseFile("f", []byte("[g]\n"+strings.Repeat("\x00\xff", 500)+"\n"))
+		require.Error(t, err)
+		assert.Less(t, len(err.Error()), 600)
+		assert.NotContains(t, err.Error(), "\x00")
+	})
+}
+
+func FuzzParseFile(f *testing.F) {
+	for _, seed := range []string{
+		"",
+		"[torchrun.handlers]\nmyhandler = example.com/myhandler:NewHandler\n",
+		"# c\n[a.b]\nx = e.com/m:A\n[c]\ny=e.com/m/v2:B\r\n",
+		"[g]\na = b\n= \n[\n]\n[g]\na = e.com/m:A\na = e.com/m:A\n",
+		"\ufeff[g]\n\x00=\xff:\n",
+	} {
+		f.Add([]byte(seed))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		eps, err := discovery.ParseFile("f", data)
+		seen := make(map[[2]string]bool)
+		for _, ep := range eps {
+			require.NotEmpty(t, ep.Group)
+			require.NotEmpty(t, ep.Name)
+			require.NotEmpty(t, ep.ImportPath())
+			require.NotEmpty(t, ep.Symbol())
+			require.Positive(t, ep.Line)
+			key := [2]string{ep.Group, ep.Name}
+			require.False(t, seen[key], "duplicate %v", key)
+			seen[key] = true
+			// A parsed entry point reparses to itself.
+			again, err := discovery.ParseFile("f", []byte("["+ep.Group+"]\n"+ep.Name+" = "+ep.Value+"\n"))
+			require.NoError(t, err)
+			require.Len(t, again, 1)
+			require.Equal(t, ep.Value, again[0].Value)
+		}
+		if err != nil {
+			var list discovery.ErrorList
+			require.ErrorAs(t, err, &list)
+			require.NotEmpty(t, list)
+			for _, e := range list {
+				require.Contains(t, e.Error(), "f:")
+			}
+		}
+	})
+}
+
+func itoa(n int) string { return strconv.Itoa(n) }

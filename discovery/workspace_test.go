@@ -1,0 +1,231 @@
+package discovery_test
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/go-entrypoints/entrypoints/discovery"
+)
+
+func TestFindWorkspace(t *testing.T) {
+	root := t.TempDir()
+	writeFiles(t, root, map[string]string{
+		"go.work":          "go 1.26\n",
+		"a/b/c/.keep":      "",
+		"a/dirgo.work/.k":  "",
+		"inner/go.work":    "go 1.26\n",
+		"inner/x/y/.keep":  "",
+		"a/b/go.work/.dir": "", // a directory named go.work is not a workspace
+	})
+	for _, tt := range []struct {
+		name, gowork, dir, want, err string
+	}{
+		{name: "nearest in a parent", dir: "a/b/c", want: "go.work"},
+		{name: "nearest wins", dir: "inner/x/y", want: "inner/go.work"},
+		{name: "in the directory itself", dir: "inner", want: "inner/go.work"},
+		{name: "auto is the default", gowork: "auto", dir: "inner/x", want: "inner/go.work"},
+		{name: "off", gowork: "off", dir: "inner/x"},
+		{name: "absolute path wins over the nearest", gowork: "ABS", dir: "inner/x/y", want: "go.work"},
+		{name: "relative path is an error", gowork: "go.work", dir: "a", err: "invalid GOWORK \"go.work\": not an absolute path"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			gowork := tt.gowork
+			if gowork == "ABS" {
+				gowork = filepath.Join(root, "go.work")
+			}
+			t.Setenv("GOWORK", gowork)
+			got, err := discovery.FindWorkspace(filepath.Join(root, tt.dir))
+			if tt.err != "" {
+				assert.ErrorContains(t, err, tt.err)
+				return
+			}
+			require.NoError(t, err)
+			if tt.want == "" {
+				assert.Empty(t, got)
+			} else {
+				assert.Equal(t, filepath.Join(root, tt.want), got)
+			}
+		})
+	}
+	t.Run("none", func(t *testing.T) {
+		t.Setenv("GOWORK", "")
+		// The temporary directory may itself sit below a go.work; only
+		// check that the answer is not below root.
+		got, err := discovery.FindWorkspace(filepath.Join(root, "..", "..", "."))
+		require.NoError(t, err)
+		assert.NotContains(t, got, root)
+	})
+}
+
+func TestFindWorkspaceProblems(t *testing.T) {
+	defer discovery.ResetLinked()()
+	good := module("good", "example.com/good", "[g]\nok = example.com/good:OK\n")
+	for _, tt := range []struct {
+		name  string
+		dirs  []string
+		files []map[string]string
+		work  string // replaces go.work if set
+		want  []string
+		errs  []string
+	}{
+		{
+			name:  "missing directory",
+			dirs:  []string{"./missing", "./good"},
+			files: []map[string]string{good},
+			want:  []string{"[g] ok"},
+			errs:  []string{"go.work:4: directory ", "missing has no go.mod; fix: go work edit -dropuse=./missing"},
+		},
+		{
+			name:  "go.mod without module line",
+			dirs:  []string{"./nomod", "./good"},
+			files: []map[string]string{good, {"nomod/go.mod": "go 1.26\n"}},
+			want:  []string{"[g] ok"},
+			errs:  []string{"nomod/go.mod: no module directive; fix: add a module line"},
+		},
+		{
+			name:  "module used twice",
+			dirs:  []string{"./good", "./copy"},
+			files: []map[string]string{good, module("copy", "example.com/good", "[g]\nother = example.com/good:O\n")},
+			want:  []string{"[g] ok"},
+			errs:  []string{"go.work:5: module example.com/good appears multiple times in the workspace; the use at line 4 wins"},
+		},
+		{
+			name:  "malformed go.work",
+			files: []map[string]string{good},
+			work:  "go 1.26\nuse ./good\nbogus directive\n",
+			errs:  []string{"go.work:3: unknown directive: bogus"},
+		},
+		{
+			name:  "bad lines in one module, good ones elsewhere",
+			dirs:  []string{"./bad", "./good"},
+			files: []map[string]string{good, module("bad", "example.com/bad", "[g]\nfine = example.com/bad:Fine\n!!!\n")},
+			want:  []string{"[g] fine", "[g] ok"},
+			errs:  []string{"bad/entry_points.txt:3: unexpected line \"!!!\""},
+		},
+		{
+			name: "same entry point from two modules: first in use order wins",
+			dirs: []string{"./second", "./good"},
+			files: []map[string]string{good,
+				module("second", "example.com/second", "[g]\nok = example.com/second:OK\n")},
+			want: []string{"[g] ok"},
+			errs: []string{"good/entry_points.txt:2: entry point ok in [g] of module example.com/good: conflicting declarations: module example.com/second declares it too, at "},
+		},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			gowork := workspace(t, tt.dirs, tt.files...)
+			if tt.work != "" {
+				require.NoError(t, os.WriteFile(gowork, []byte(tt.work), 0o644))
+			}
+			eps, err := discovery.Find(discovery.WithWorkspace(gowork))
+			if len(tt.want) == 0 {
+				assert.Empty(t, eps)
+			} else {
+				assert.Equal(t, tt.want, names(eps))
+			}
+			var list discovery.ErrorList
+			require.ErrorAs(t, err, &list)
+			require.Len(t, list, 1, "%v", err)
+			for _, want := range tt.errs {
+				assert.Contains(t, list[0].Error(), want)
+			}
+		})
+	}
+}
+
+func TestFindMetadata(t *testing.T) {
+	defer discovery.ResetLinked()()
+	gowork := workspace(t, []string{"./m", "./empty"},
+		module("m", "example.com/m", "[torchrun.handlers]\nh = example.com/m/sub:New\n[other]\nx = example.com/m:X\n"),
+		module("empty", "example.com/empty", ""))
+	dir := filepath.Dir(gowork)
+
+	eps, err := discovery.Find(discovery.WithWorkspace(dir)) // a directory holding go.work works too
+	require.NoError(t, err)
+	require.Len(t, eps, 2)
+	assert.Equal(t, discovery.EntryPoint{
+		Group: "torchrun.handlers", Name: "h", Value: "example.com/m/sub:New",
+		Module: "example.com/m", Dir: filepath.Join(dir, "m"),
+		File: filepath.Join(dir, "m", "entry_points.txt"), Line: 2,
+	}, eps[0])
+	assert.Equal(t, "example.com/m/sub", eps[0].ImportPath())
+	assert.Equal(t, "New", eps[0].Symbol())
+	assert.Equal(t, "[torchrun.handlers] h = example.com/m/sub:New", eps[0].String())
+
+	eps, err = discovery.Find(discovery.WithWorkspace(gowork), discovery.WithGroup("other"))
+	require.NoError(t, err)
+	assert.Equal(t, []string{"[other] x"}, names(eps))
+}
+
+func TestFindImplicitWorkspace(t *testing.T) {
+	defer discovery.ResetLinked()()
+	gowork := workspace(t, []string{"./app", "./m"},
+		module("app", "example.com/app", ""),
+		module("m", "example.com/m", "[g]\nx = example.com/m:X\n"))
+	t.Chdir(filepath.Join(filepath.Dir(gowork), "app"))
+	t.Setenv("GOWORK", "")
+
+	t.Run("built from the workspace", func(t *testing.T) {
+		defer discovery.SetMainModule("example.com/app")()
+		eps, err := discovery.Find()
+		require.NoError(t, err)
+		assert.Equal(t, []string{"[g] x"}, names(eps))
+	})
+	t.Run("unrelated workspace is ignored", func(t *testing.T) {
+		defer discovery.SetMainModule("example.com/deployed")()
+		eps, err := discovery.Find()
+		require.NoError(t, err)
+		assert.Empty(t, eps)
+	})
+	t.Run("unrelated broken workspace is ignored", func(t *testing.T) {
+		defer discovery.SetMainModule("example.com/deployed")()
+		require.NoError(t, os.WriteFile(gowork, []byte("this is not a go.work"), 0o644))
+		eps, err := discovery.Find()
+		require.NoError(t, err)
+		assert.Empty(t, eps)
+	})
+	t.Run("GOWORK=off", func(t *testing.T) {
+		defer discovery.SetMainModule("example.com/app")()
+		t.Setenv("GOWORK", "off")
+		eps, err := discovery.Find()
+		require.NoError(t, err)
+		assert.Empty(t, eps)
+	})
+	t.Run("relative GOWORK", func(t *testing.T) {
+		defer discovery.SetMainModule("example.com/app")()
+		t.Setenv("GOWORK", "go.work")
+		_, err := discovery.Find()
+		assert.ErrorContains(t, err, "invalid GOWORK")
+	})
+}
+
+func FuzzReadWorkspace(f *testing.F) {
+	for _, seed := range []string{
+		"go 1.26\n\nuse ./m\n",
+		"go 1.26\nuse (\n\t./m\n\t./m\n\t./missing\n)\n",
+		"go 1.26\nuse ./m\nreplace example.com/x => ./y\ntoolchain go1.26.0\n",
+		"use \"./m\" // comment\n",
+		"go 1.26\nuse /\nuse ../..\nuse (\n",
+		"bogus\n",
+	} {
+		f.Add([]byte(seed))
+	}
+	root := f.TempDir()
+	writeFiles(f, root, module("m", "example.com/m", "[g]\nx = example.com/m:X\n"))
+	gowork := filepath.Join(root, "go.work")
+	f.Fuzz(func(t *testing.T, data []byte) {
+		require.NoError(t, os.WriteFile(gowork, data, 0o644))
+		eps, err := discovery.Find(discovery.WithWorkspace(gowork), discovery.WithGroup("g"))
+		for _, ep := range eps {
+			require.Equal(t, "x", ep.Name)
+		}
+		if err != nil {
+			var list discovery.ErrorList
+			require.ErrorAs(t, err, &list)
+			require.NotEmpty(t, list)
+		}
+	})
+}
