@@ -1,0 +1,413 @@
+package static_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/go-entrypoints/entrypoints/contrib/static"
+	"github.com/go-entrypoints/entrypoints/registry"
+)
+
+// freeEndpoint returns a loopback host:port that nothing listens on.
+func freeEndpoint(t testing.TB) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	addr := ln.Addr().String()
+	require.NoError(t, ln.Close())
+	return addr
+}
+
+func params(endpoint string, world, rank int, conf ...string) registry.Parameters {
+	p := registry.Parameters{
+		Backend:  static.Backend,
+		Endpoint: endpoint,
+		RunID:    "job",
+		MinNodes: world,
+		MaxNodes: world,
+		Config:   map[string]string{"rank": strconv.Itoa(rank)},
+	}
+	for i := 0; i+1 < len(conf); i += 2 {
+		p.Config[conf[i]] = conf[i+1]
+	}
+	return p
+}
+
+// newNodes creates the handlers of a world on endpoint and shuts them down
+// at the end of the test.
+func newNodes(t *testing.T, endpoint string, world int, conf ...string) []registry.Handler {
+	t.Helper()
+	hs := make([]registry.Handler, world)
+	for rank := range world {
+		h, err := static.New(params(endpoint, world, rank, conf...))
+		require.NoError(t, err)
+		hs[rank] = h
+	}
+	t.Cleanup(func() {
+		// Rank 0 last: it hosts the store.
+		for i := len(hs) - 1; i >= 0; i-- {
+			ok, err := hs[i].Shutdown(context.Background())
+			assert.True(t, ok)
+			assert.NoError(t, err)
+		}
+	})
+	return hs
+}
+
+// rendezvous runs NextRendezvous on every handler at once.
+func rendezvous(ctx context.Context, hs []registry.Handler) ([]registry.Info, []error) {
+	infos := make([]registry.Info, len(hs))
+	errs := make([]error, len(hs))
+	var wg sync.WaitGroup
+	for i, h := range hs {
+		wg.Go(func() { infos[i], errs[i] = h.NextRendezvous(ctx) })
+	}
+	wg.Wait()
+	return infos, errs
+}
+
+func TestNewRejectsBadParameters(t *testing.T) {
+	ep := "127.0.0.1:29500"
+	tests := []struct {
+		name string
+		p    registry.Parameters
+		want string
+	}{
+		{"min below max", func() registry.Parameters { p := params(ep, 4, 0); p.MinNodes = 2; return p }(), "fixed number of nodes"},
+		{"no rank", func() registry.Parameters { p := params(ep, 2, 0); delete(p.Config, "rank"); return p }(), `"rank" is not set`},
+		{"rank not a number", params(ep, 2, 0, "rank", "one"), `"rank" does not represent a valid integer`},
+		{"negative rank", params(ep, 2, -1), "rank -1 is out of range"},
+		{"rank too big", params(ep, 2, 2), "rank 2 is out of range"},
+		{"empty endpoint", params("", 2, 0), "endpoint is empty"},
+		{"no port", params("127.0.0.1", 2, 0), "not host:port"},
+		{"no host", params(":29500", 2, 0), "has no host"},
+		{"port zero", params("127.0.0.1:0", 2, 0), "[1, 65535]"},
+		{"port too big", params("127.0.0.1:70000", 2, 0), "[1, 65535]"},
+		{"port not a number", params("127.0.0.1:http", 2, 0), "[1, 65535]"},
+		{"join_timeout not a number", params(ep, 2, 0, "join_timeout", "soon"), `"join_timeout" does not represent a valid integer`},
+		{"join_timeout zero", params(ep, 2, 0, "join_timeout", "0"), "positive number of seconds"},
+		{"join_timeout negative", params(ep, 2, 0, "join_timeout", "-5"), "positive number of seconds"},
+		{"join_timeout huge", params(ep, 2, 0, "join_timeout", "9223372036854775807"), "positive number of seconds"},
+		{"no nodes", params(ep, 0, 0), "at least 1"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h, err := static.New(tt.p)
+			require.Error(t, err)
+			assert.Nil(t, h)
+			assert.Contains(t, err.Error(), tt.want)
+		})
+	}
+}
+
+func TestNewAcceptsGoodParameters(t *testing.T) {
+	for _, p := range []registry.Parameters{
+		params("127.0.0.1:29500", 1, 0),
+		params("localhost:29500", 8, 7, "join_timeout", " 30 "),
+		params("[::1]:29500", 2, 1, "other_key", "ignored"),
+	} {
+		h, err := static.New(p)
+		require.NoError(t, err, "%+v", p)
+		assert.Equal(t, "static", h.Backend())
+		assert.Equal(t, "job", h.RunID())
+		n, err := h.NumNodesWaiting(context.Background())
+		require.NoError(t, err)
+		assert.Zero(t, n)
+		ok, err := h.Shutdown(context.Background())
+		require.NoError(t, err)
+		assert.True(t, ok)
+	}
+}
+
+func TestCreateHandlerThroughRegistry(t *testing.T) {
+	r := registry.New()
+	require.NoError(t, r.Register(static.Backend, static.NewCreator()))
+	h, err := r.CreateHandler(params(freeEndpoint(t), 1, 0))
+	require.NoError(t, err)
+	defer h.Shutdown(context.Background())
+	info, err := h.NextRendezvous(context.Background())
+	require.NoError(t, err)
+	assert.Equal(t, 0, info.Rank)
+	assert.Equal(t, 1, info.WorldSize)
+}
+
+func TestRendezvous(t *testing.T) {
+	for _, world := range []int{1, 2, 5} {
+		t.Run(fmt.Sprint(world), func(t *testing.T) {
+			ep := freeEndpoint(t)
+			host, port, err := net.SplitHostPort(ep)
+			require.NoError(t, err)
+			hs := newNodes(t, ep, world)
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+
+			for round := range 3 {
+				infos, errs := rendezvous(ctx, hs)
+				for rank := range world {
+					require.NoError(t, errs[rank], "round %d rank %d", round, rank)
+					assert.Equal(t, rank, infos[rank].Rank)
+					assert.Equal(t, world, infos[rank].WorldSize)
+					assert.Equal(t, host, infos[rank].Bootstrap.Addr)
+					assert.Equal(t, port, strconv.Itoa(infos[rank].Bootstrap.Port))
+				}
+				// The store is shared by the round's participants:
+				// every node sets a key and reads every other's.
+				var wg sync.WaitGroup
+				for rank, info := range infos {
+					wg.Go(func() {
+						assert.NoError(t, info.Store.Set(ctx, fmt.Sprint("node/", rank), []byte(fmt.Sprint(round, "/", rank))))
+						for other := range world {
+							v, err := info.Store.Get(ctx, fmt.Sprint("node/", other))
+							if assert.NoError(t, err) {
+								assert.Equal(t, fmt.Sprint(round, "/", other), string(v))
+							}
+						}
+						_, err := info.Store.Add(ctx, "count", 1)
+						assert.NoError(t, err)
+					})
+				}
+				wg.Wait()
+				n, err := infos[0].Store.Add(ctx, "count", 0)
+				require.NoError(t, err)
+				assert.Equal(t, int64(world), n, "each round has its own store")
+			}
+		})
+	}
+}
+
+func TestRendezvousRankZeroLast(t *testing.T) {
+	// The other nodes start first and keep trying to connect until rank 0
+	// listens.
+	ep := freeEndpoint(t)
+	hs := newNodes(t, ep, 3)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	type result struct {
+		info registry.Info
+		err  error
+	}
+	results := make(chan result, 2)
+	for _, h := range hs[1:] {
+		go func() {
+			info, err := h.NextRendezvous(ctx)
+			results <- result{info, err}
+		}()
+	}
+	time.Sleep(300 * time.Millisecond)
+	info0, err := hs[0].NextRendezvous(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, 0, info0.Rank)
+	ranks := []int{0}
+	for range 2 {
+		r := <-results
+		require.NoError(t, r.err)
+		ranks = append(ranks, r.info.Rank)
+	}
+	assert.ElementsMatch(t, []int{0, 1, 2}, ranks)
+}
+
+func TestRendezvousTimeout(t *testing.T) {
+	ep := freeEndpoint(t)
+	hs := newNodes(t, ep, 3)
+	for _, tc := range []struct {
+		name string
+		h    registry.Handler
+		want string
+	}{
+		{"rank 0 waits for the others", hs[0], "1 of 3 nodes joined"},
+		{"rank 1 joins, the third never comes", hs[1], "2 of 3 nodes joined"},
+		{"rank 2 cannot connect", nil, "cannot connect to the store"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h := tc.h
+			if h == nil {
+				var err error
+				h, err = static.New(params(freeEndpoint(t), 3, 2))
+				require.NoError(t, err)
+				defer h.Shutdown(context.Background())
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+			defer cancel()
+			start := time.Now()
+			_, err := h.NextRendezvous(ctx)
+			require.ErrorIs(t, err, registry.ErrTimeout)
+			assert.Contains(t, err.Error(), tc.want)
+			assert.Less(t, time.Since(start), 2*time.Second, "NextRendezvous did not return promptly")
+		})
+	}
+	// A node whose call timed out can join again; the round completes.
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	infos, errs := rendezvous(ctx, hs)
+	for rank := range hs {
+		require.NoError(t, errs[rank])
+		assert.Equal(t, rank, infos[rank].Rank)
+	}
+}
+
+func TestRendezvousCancel(t *testing.T) {
+	hs := newNodes(t, freeEndpoint(t), 2)
+	ctx, cancel := context.WithCancel(context.Background())
+	time.AfterFunc(100*time.Millisecond, cancel)
+	start := time.Now()
+	_, err := hs[0].NextRendezvous(ctx)
+	require.ErrorIs(t, err, registry.ErrTimeout)
+	require.ErrorIs(t, err, context.Canceled)
+	assert.Less(t, time.Since(start), 2*time.Second)
+}
+
+func TestJoinTimeoutConfig(t *testing.T) {
+	hs := newNodes(t, freeEndpoint(t), 2, "join_timeout", "1")
+	start := time.Now()
+	_, err := hs[1].NextRendezvous(context.Background())
+	require.ErrorIs(t, err, registry.ErrTimeout)
+	assert.Contains(t, err.Error(), "join_timeout")
+	assert.InDelta(t, time.Second, time.Since(start), float64(time.Second))
+}
+
+func TestSetClosed(t *testing.T) {
+	hs := newNodes(t, freeEndpoint(t), 3)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	for _, h := range hs {
+		// Rank 0 first: the others connect to its store.
+		closed, err := h.IsClosed(ctx)
+		require.NoError(t, err)
+		assert.False(t, closed)
+	}
+
+	// Two nodes wait in the round; the third closes the rendezvous.
+	errs := make(chan error, 2)
+	for _, h := range hs[:2] {
+		go func() {
+			_, err := h.NextRendezvous(ctx)
+			errs <- err
+		}()
+	}
+	time.Sleep(100 * time.Millisecond)
+	require.NoError(t, hs[2].SetClosed(ctx))
+	for range 2 {
+		select {
+		case err := <-errs:
+			require.ErrorIs(t, err, registry.ErrClosed)
+		case <-ctx.Done():
+			t.Fatal("waiting nodes did not see the rendezvous closed")
+		}
+	}
+	for rank, h := range hs {
+		closed, err := h.IsClosed(ctx)
+		require.NoError(t, err)
+		assert.True(t, closed, "rank %d", rank)
+		_, err = h.NextRendezvous(ctx)
+		require.ErrorIs(t, err, registry.ErrClosed, "rank %d", rank)
+	}
+}
+
+func TestDuplicateRank(t *testing.T) {
+	ep := freeEndpoint(t)
+	hs := newNodes(t, ep, 3)
+	dup, err := static.New(params(ep, 3, 1))
+	require.NoError(t, err)
+	defer dup.Shutdown(context.Background())
+	// The two nodes that are not refused wait for a third that never
+	// comes: bound them.
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	_, errs := rendezvous(ctx, []registry.Handler{hs[0], hs[1], dup})
+	// One of the two nodes of rank 1 is refused at once; the other nodes
+	// wait for a third node of a distinct rank, in vain.
+	var refused []error
+	for _, err := range errs {
+		require.Error(t, err)
+		if errors.Is(err, registry.ErrState) {
+			refused = append(refused, err)
+		} else {
+			require.ErrorIs(t, err, registry.ErrTimeout)
+		}
+	}
+	require.Len(t, refused, 1)
+	assert.Contains(t, refused[0].Error(), "two nodes joined with rank 1")
+}
+
+func TestRankZeroShutdown(t *testing.T) {
+	hs := newNodes(t, freeEndpoint(t), 2)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	infos, errs := rendezvous(ctx, hs)
+	require.NoError(t, errs[0])
+	require.NoError(t, errs[1])
+	// Rank 0 leaves right away: rank 1 has its answer, then the store is
+	// gone.
+	ok, err := hs[0].Shutdown(ctx)
+	require.NoError(t, err)
+	assert.True(t, ok)
+	err = infos[1].Store.Set(ctx, "k", nil)
+	require.ErrorIs(t, err, registry.ErrConnection)
+	_, err = hs[1].NextRendezvous(ctx)
+	require.ErrorIs(t, err, registry.ErrConnection)
+
+	// Shutdown is idempotent, and later calls fail.
+	for range 2 {
+		ok, err = hs[0].Shutdown(ctx)
+		require.NoError(t, err)
+		assert.True(t, ok)
+	}
+	_, err = hs[0].NextRendezvous(ctx)
+	require.ErrorIs(t, err, registry.ErrRendezvous)
+	assert.Contains(t, err.Error(), "shut down")
+}
+
+func TestShutdownAbortsWaitingCall(t *testing.T) {
+	hs := newNodes(t, freeEndpoint(t), 2)
+	errs := make(chan error, 1)
+	go func() {
+		_, err := hs[1].NextRendezvous(context.Background())
+		errs <- err
+	}()
+	time.Sleep(100 * time.Millisecond)
+	_, err := hs[1].Shutdown(context.Background())
+	require.NoError(t, err)
+	select {
+	case err := <-errs:
+		require.Error(t, err)
+		assert.Contains(t, err.Error(), "shut down")
+	case <-time.After(5 * time.Second):
+		t.Fatal("Shutdown did not end the waiting NextRendezvous")
+	}
+}
+
+func TestEndpointInUse(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	defer ln.Close()
+	h, err := static.New(params(ln.Addr().String(), 2, 0))
+	require.NoError(t, err)
+	defer h.Shutdown(context.Background())
+	_, err = h.NextRendezvous(context.Background())
+	require.ErrorIs(t, err, registry.ErrConnection)
+	assert.Contains(t, err.Error(), "rank 0 cannot host the store")
+}
+
+func TestManyNodes(t *testing.T) {
+	const world = 32
+	hs := newNodes(t, freeEndpoint(t), world)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	for range 3 {
+		infos, errs := rendezvous(ctx, hs)
+		for rank := range world {
+			require.NoError(t, errs[rank])
+			assert.Equal(t, rank, infos[rank].Rank)
+			assert.Equal(t, world, infos[rank].WorldSize)
+		}
+	}
+}
