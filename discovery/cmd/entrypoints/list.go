@@ -56,7 +56,7 @@ func runList(args []string, stdout, stderr io.Writer) error {
 	linkedBy := p.generatedLinks()
 	out := make([]listed, len(eps))
 	for i, ep := range eps {
-		l := listed{Group: ep.Group, Name: ep.Name, Value: ep.Value, Module: ep.Module, Version: ep.Version, Pos: rel(p.dir, ep.File) + ":" + strconv.Itoa(ep.Line)}
+		l := listed{Group: ep.Group, Name: ep.Name, Value: ep.Value, Module: ep.Module, Version: ep.Version, Pos: p.rel(ep.File) + ":" + strconv.Itoa(ep.Line)}
 		l.LinkedBy = linkedBy[[3]string{ep.Group, ep.Name, ep.Module}]
 		switch {
 		case c.errs[i] != nil:
@@ -136,7 +136,7 @@ func (p *project) generatedLinks() map[[3]string][]string {
 			}
 			if strings.HasSuffix(name, ".go") && isGenerated(path) {
 				for _, k := range linkedIn(path) {
-					links[k] = append(links[k], rel(p.dir, path))
+					links[k] = append(links[k], p.rel(path))
 				}
 			}
 			return nil
@@ -196,8 +196,13 @@ func exists(path string) bool {
 	return err == nil
 }
 
-// rel returns path relative to dir if it is below dir, else path.
-func rel(dir, path string) string {
+// rel returns path relative to the workspace's directory (outside a
+// workspace, the current directory) if it is below it, else path.
+func (p *project) rel(path string) string {
+	dir := p.dir
+	if p.gowork != "" {
+		dir = filepath.Dir(p.gowork)
+	}
 	if r, err := filepath.Rel(dir, path); err == nil && !strings.HasPrefix(r, "..") {
 		return r
 	}
