@@ -71,9 +71,6 @@ func runList(args []string, stdout, stderr io.Writer) error {
 	if *asJSON {
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "\t")
-		if out == nil {
-			out = []listed{}
-		}
 		if err := enc.Encode(out); err != nil {
 			return err
 		}
