@@ -1,0 +1,246 @@
+//go:build (linux || darwin || freebsd) && cgo
+
+package dynamic
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"plugin"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/go-entrypoints/entrypoints/discovery"
+	"github.com/go-entrypoints/entrypoints/registry"
+)
+
+// host returns the settings of the running program, computed once.
+var host = sync.OnceValues(hostSettings)
+
+// Load builds, or finds in the cache, one plugin per module for the entry
+// points of that module, loads it and returns the entry points' values.
+func (loader) Load(ctx context.Context, gowork string, eps []discovery.EntryPoint) ([]any, []error) {
+	s, err := host()
+	if err != nil {
+		return unsupported(eps, &discovery.Error{Err: err, Fix: generateFix})
+	}
+	cache, err := cacheDir()
+	if err != nil {
+		return unsupported(eps, err)
+	}
+	ws, err := readWorkspace(gowork)
+	if err != nil {
+		return unsupported(eps, &discovery.Error{Err: fmt.Errorf("reading the workspace: %w", err), Fix: "correct the go.work file"})
+	}
+	l := &load{ctx: ctx, gowork: gowork, settings: s, cache: cache, ws: ws}
+
+	values, errs := make([]any, len(eps)), make([]error, len(eps))
+	var dirs []string
+	byDir := make(map[string][]int)
+	for i, ep := range eps {
+		if ep.Dir == "" {
+			errs[i] = &discovery.Error{Err: fmt.Errorf("the sources of module %s are not on this machine", ep.Module), Fix: generateFix}
+			continue
+		}
+		if byDir[ep.Dir] == nil {
+			dirs = append(dirs, ep.Dir)
+		}
+		byDir[ep.Dir] = append(byDir[ep.Dir], i)
+	}
+	for _, dir := range dirs {
+		idx := byDir[dir]
+		sub := make([]discovery.EntryPoint, len(idx))
+		for j, i := range idx {
+			sub[j] = eps[i]
+		}
+		vals, es := l.module(dir, sub, true)
+		for j, i := range idx {
+			values[i], errs[i] = vals[j], es[j]
+		}
+	}
+	return values, errs
+}
+
+// A load is one call of Load.
+type load struct {
+	ctx      context.Context
+	gowork   string
+	settings *settings
+	cache    string
+	ws       *workspace
+}
+
+// module loads entry points declared by the module at dir, with one plugin
+// if it builds. Entry points whose symbols do not compile are reported and
+// left out of the plugin; if it still does not build and split is set, each
+// entry point is tried in a plugin of its own, so that a package that does
+// not compile fails only the entry points that need it.
+func (l *load) module(dir string, eps []discovery.EntryPoint, split bool) ([]any, []error) {
+	values, errs := make([]any, len(eps)), make([]error, len(eps))
+	live := make([]int, len(eps))
+	for i := range live {
+		live[i] = i
+	}
+	for len(live) > 0 {
+		sub := make([]discovery.EntryPoint, len(live))
+		for j, i := range live {
+			sub[j] = eps[i]
+		}
+		p := newPlan(dir, sub)
+		so, err := l.resolve(p)
+		var be *buildError
+		switch {
+		case errors.As(err, &be) && len(be.symbols) > 0:
+			var rest []int
+			for j, i := range live {
+				if msg, bad := be.symbols[j]; bad {
+					errs[i] = symbolError(eps[i], msg)
+				} else {
+					rest = append(rest, i)
+				}
+			}
+			live = rest
+			continue
+		case be != nil && split && len(live) > 1:
+			for _, i := range live {
+				v, e := l.module(dir, eps[i:i+1], false)
+				values[i], errs[i] = v[0], e[0]
+			}
+			return values, errs
+		case be != nil:
+			err = &discovery.Error{
+				Err: fmt.Errorf("%w (go build in %s):\n\t%s", ErrBuild, dir, strings.ReplaceAll(be.output, "\n", "\n\t")),
+				Fix: "correct the module's sources, or remove the module from the workspace (go work edit -dropuse=" + dir + ")",
+			}
+		}
+		if err != nil {
+			for _, i := range live {
+				errs[i] = err
+			}
+			return values, errs
+		}
+		vals, es := open(so, p)
+		for j, i := range live {
+			values[i], errs[i] = vals[j], es[j]
+		}
+		return values, errs
+	}
+	return values, errs
+}
+
+// resolve returns the path of the cached plugin of p, building it first if
+// the cache does not hold a verified one.
+func (l *load) resolve(p *plan) (string, error) {
+	if err := p.computeKey(l.settings, l.ws); err != nil {
+		return "", err
+	}
+	so := soPath(l.cache, p.key)
+	if ok, _ := verify(l.cache, p.key); ok {
+		return so, nil
+	}
+	gobin, err := goCommand(l.ctx)
+	if err != nil {
+		return "", err
+	}
+	unlock, err := lock(l.ctx, l.cache, p.key)
+	if err != nil {
+		return "", err
+	}
+	defer unlock()
+	ok, reason := verify(l.cache, p.key)
+	if ok {
+		return so, nil // another process built it while this one waited
+	}
+	tmp, err := os.MkdirTemp(l.cache, "build-")
+	if err != nil {
+		return "", err
+	}
+	defer os.RemoveAll(tmp)
+	start := time.Now()
+	built := filepath.Join(tmp, "plugin.so")
+	if err := p.build(l.ctx, gobin, l.settings, l.gowork, tmp, built); err != nil {
+		return "", err
+	}
+	if err := install(l.cache, p.key, built); err != nil {
+		return "", fmt.Errorf("caching the built plugin: %w", err)
+	}
+	names := make([]string, len(p.eps))
+	for i, ep := range p.eps {
+		names[i] = ep.Name
+	}
+	slog.Info("discovery/dynamic: built a plugin for entry points not linked into this program",
+		"module", p.eps[0].Module, "entry_points", strings.Join(names, ","),
+		"reason", reason, "took", time.Since(start).Round(time.Millisecond), "plugin", so)
+	return so, nil
+}
+
+// open loads the plugin so built from p and returns the values of its entry
+// points.
+func open(so string, p *plan) ([]any, []error) {
+	values, errs := make([]any, len(p.eps)), make([]error, len(p.eps))
+	pl, err := plugin.Open(so)
+	if err != nil {
+		err = openError(err)
+		for i := range errs {
+			errs[i] = err
+		}
+		return values, errs
+	}
+	for i, ep := range p.eps {
+		sym, err := pl.Lookup(varName(i))
+		if err != nil {
+			errs[i] = fmt.Errorf("the plugin %s lacks %s: %w", so, varName(i), err)
+			continue
+		}
+		ptr, ok := sym.(*any)
+		if !ok {
+			errs[i] = fmt.Errorf("the plugin %s has %s of type %T, want *any", so, varName(i), sym)
+			continue
+		}
+		v := *ptr
+		if ep.Group == discovery.HandlersGroup && !isHandlerValue(v) {
+			errs[i] = &discovery.Error{
+				Err: fmt.Errorf("%w: %s has type %T, but a [%s] entry point must be a func() registry.Creator or a registry.Creator", ErrSymbol, ep.Value, v, ep.Group),
+				Fix: "give " + ep.Symbol() + " one of those types, or point the entry point at a symbol that has one",
+			}
+			continue
+		}
+		values[i] = v
+	}
+	return values, errs
+}
+
+// isHandlerValue reports whether v is of a type that discovery accepts for
+// a rendezvous handler entry point.
+func isHandlerValue(v any) bool {
+	switch v.(type) {
+	case func() registry.Creator, registry.Creator, func(registry.Parameters) (registry.Handler, error):
+		return true
+	}
+	return false
+}
+
+// openError explains an error of plugin.Open.
+func openError(err error) error {
+	const mismatch = "plugin was built with a different version of package "
+	if _, pkg, ok := strings.Cut(err.Error(), mismatch); ok {
+		pkg, _, _ = strings.Cut(pkg, " ")
+		return &discovery.Error{
+			Err: fmt.Errorf("%w: package %s in the workspace differs from the one in this program (%v)", ErrMismatch, pkg, err),
+			Fix: rebuildFix,
+		}
+	}
+	return &discovery.Error{Err: fmt.Errorf("loading the plugin: %w", err), Fix: generateFix}
+}
+
+// symbolError reports that the compiler rejected the symbol of ep.
+func symbolError(ep discovery.EntryPoint, msg string) error {
+	return &discovery.Error{
+		Err: fmt.Errorf("%w: %s: %s", ErrSymbol, ep.Value, msg),
+		Fix: "declare an exported func or var " + ep.Symbol() + " in package " + ep.ImportPath() + ", or correct the entry point in " + discovery.FileName,
+	}
+}
