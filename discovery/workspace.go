@@ -3,6 +3,7 @@ package discovery
 import (
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -65,7 +66,7 @@ type wsModule struct {
 // of every module it uses, in parallel. A module that cannot be read is
 // reported and left out; the others are returned.
 func readWorkspace(file string) (*workspace, ErrorList) {
-	data, err := os.ReadFile(file)
+	data, err := readFile(file)
 	if err != nil {
 		return nil, ErrorList{{File: file, Err: err, Fix: "point GOWORK or WithWorkspace at an existing go.work file, or set GOWORK=off"}}
 	}
@@ -130,7 +131,7 @@ func dedupModules(file string, mods []wsModule) (*workspace, ErrorList) {
 func readModule(dir, file string, line int, use string) wsModule {
 	m := wsModule{dir: dir, line: line}
 	gomod := filepath.Join(m.dir, "go.mod")
-	data, err := os.ReadFile(gomod)
+	data, err := readFile(gomod)
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
 			err = fmt.Errorf("directory %s has no go.mod", dir)
@@ -147,7 +148,7 @@ func readModule(dir, file string, line int, use string) wsModule {
 		return m
 	}
 	epfile := filepath.Join(m.dir, FileName)
-	data, err = os.ReadFile(epfile)
+	data, err = readFile(epfile)
 	if err != nil {
 		if !errors.Is(err, fs.ErrNotExist) {
 			m.errs = ErrorList{{File: epfile, Err: err}}
@@ -162,6 +163,22 @@ func readModule(dir, file string, line int, use string) wsModule {
 		m.errs = el
 	}
 	return m
+}
+
+// readFile reads a small file, refusing to read more than maxFileSize+1
+// bytes, so that a device or a huge file in the wrong place gives an error
+// (from ParseFile) instead of exhausting memory.
+func readFile(name string) ([]byte, error) {
+	f, err := os.Open(name)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, maxFileSize+1))
+	if err == nil && len(data) > maxFileSize {
+		err = fmt.Errorf("%s is larger than %d bytes", name, maxFileSize)
+	}
+	return data, err
 }
 
 // parallel calls f(0), ..., f(n-1) on up to GOMAXPROCS goroutines, or

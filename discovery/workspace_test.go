@@ -229,3 +229,22 @@ func FuzzReadWorkspace(f *testing.F) {
 		}
 	})
 }
+
+func TestFindHostileFiles(t *testing.T) {
+	defer discovery.ResetLinked()()
+	gowork := workspace(t, []string{"./dev", "./dir", "./good"},
+		module("good", "example.com/good", "[g]\nok = example.com/good:OK\n"),
+		module("dev", "example.com/dev", ""),
+		module("dir", "example.com/dir", ""))
+	root := filepath.Dir(gowork)
+	// An entry_points.txt that never ends, and one that is a directory.
+	require.NoError(t, os.Symlink("/dev/zero", filepath.Join(root, "dev", "entry_points.txt")))
+	require.NoError(t, os.Mkdir(filepath.Join(root, "dir", "entry_points.txt"), 0o755))
+	eps, err := discovery.Find(discovery.WithWorkspace(gowork))
+	assert.Equal(t, []string{"[g] ok"}, names(eps))
+	var list discovery.ErrorList
+	require.ErrorAs(t, err, &list)
+	require.Len(t, list, 2, "%v", err)
+	assert.Contains(t, list[0].Error(), "dev/entry_points.txt is larger than 1048576 bytes")
+	assert.Contains(t, list[1].Error(), "dir/entry_points.txt")
+}
