@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"sync"
 	"sync/atomic"
 
@@ -17,9 +18,11 @@ import (
 // FindWorkspace returns the go.work file in effect for the go command run
 // in dir, by the go command's own rules: GOWORK=off disables workspaces, an
 // absolute GOWORK names the file, and otherwise the nearest go.work in dir or
-// one of its parents is used. It returns "" if no workspace is in effect.
+// one of its parents is used. GOWORK is read from the environment, else from
+// the go command's configuration file (go env -w). It returns "" if no
+// workspace is in effect.
 func FindWorkspace(dir string) (string, error) {
-	switch gowork := os.Getenv("GOWORK"); gowork {
+	switch gowork := goenv("GOWORK"); gowork {
 	case "off":
 		return "", nil
 	case "", "auto":
@@ -44,6 +47,36 @@ func FindWorkspace(dir string) (string, error) {
 		}
 		dir = parent
 	}
+}
+
+// goenv returns the value of the go environment variable key: from the
+// environment if set there and not empty, else from the file go env -w
+// writes, as the go command does.
+func goenv(key string) string {
+	if v := os.Getenv(key); v != "" {
+		return v
+	}
+	file := os.Getenv("GOENV")
+	if file == "off" {
+		return ""
+	}
+	if file == "" {
+		dir, err := os.UserConfigDir()
+		if err != nil {
+			return ""
+		}
+		file = filepath.Join(dir, "go", "env")
+	}
+	data, err := readFile(file)
+	if err != nil {
+		return ""
+	}
+	for line := range strings.Lines(string(data)) {
+		if k, v, ok := strings.Cut(strings.TrimSpace(line), "="); ok && k == key {
+			return v
+		}
+	}
+	return ""
 }
 
 // workspace is a parsed go.work file with the entry points of its modules.

@@ -51,6 +51,19 @@ func TestFindWorkspace(t *testing.T) {
 			}
 		})
 	}
+	t.Run("GOWORK from go env -w", func(t *testing.T) {
+		env := filepath.Join(t.TempDir(), "env")
+		require.NoError(t, os.WriteFile(env, []byte("GOPRIVATE=x\nGOWORK=off\n"), 0o644))
+		t.Setenv("GOENV", env)
+		t.Setenv("GOWORK", "") // empty: the file decides
+		got, err := discovery.FindWorkspace(filepath.Join(root, "inner"))
+		require.NoError(t, err)
+		assert.Empty(t, got)
+		t.Setenv("GOWORK", "auto") // the environment wins
+		got, err = discovery.FindWorkspace(filepath.Join(root, "inner"))
+		require.NoError(t, err)
+		assert.Equal(t, filepath.Join(root, "inner", "go.work"), got)
+	})
 	t.Run("none", func(t *testing.T) {
 		t.Setenv("GOWORK", "")
 		// The temporary directory may itself sit below a go.work; only
