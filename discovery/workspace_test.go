@@ -12,6 +12,7 @@ import (
 )
 
 func TestFindWorkspace(t *testing.T) {
+	t.Setenv("GOENV", "off") // ignore the user's go env -w settings
 	root := t.TempDir()
 	writeFiles(t, root, map[string]string{
 		"go.work":          "go 1.26\n",
@@ -180,6 +181,7 @@ func TestFindImplicitWorkspace(t *testing.T) {
 		module("m", "example.com/m", "[g]\nx = example.com/m:X\n"))
 	t.Chdir(filepath.Join(filepath.Dir(gowork), "app"))
 	t.Setenv("GOWORK", "")
+	t.Setenv("GOENV", "off")
 
 	t.Run("built from the workspace", func(t *testing.T) {
 		defer discovery.SetMainModule("example.com/app")()
