@@ -62,7 +62,7 @@ func dialRetry(ctx context.Context, addr string) (*client, error) {
 			return nil, fmt.Errorf("static: cannot connect to the store of rank 0 at %s (%w: %v; last attempt: %w: %v); check that the node with rank 0 runs with the same endpoint",
 				addr, registry.ErrTimeout, context.Cause(ctx), registry.ErrConnection, err)
 		}
-		delay = min(2*delay, time.Second)
+		delay = min(2*delay, 250*time.Millisecond)
 	}
 }
 

@@ -42,13 +42,17 @@ func params(endpoint string, world, rank int, conf ...string) registry.Parameter
 	return p
 }
 
+func newHandler(endpoint string, world, rank int, conf ...string) (registry.Handler, error) {
+	return static.New(params(endpoint, world, rank, conf...))
+}
+
 // newNodes creates the handlers of a world on endpoint and shuts them down
 // at the end of the test.
 func newNodes(t *testing.T, endpoint string, world int, conf ...string) []registry.Handler {
 	t.Helper()
 	hs := make([]registry.Handler, world)
 	for rank := range world {
-		h, err := static.New(params(endpoint, world, rank, conf...))
+		h, err := newHandler(endpoint, world, rank, conf...)
 		require.NoError(t, err)
 		hs[rank] = h
 	}
