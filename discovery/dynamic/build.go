@@ -90,8 +90,9 @@ func newPlan(dir string, eps []discovery.EntryPoint) *plan {
 
 // computeKey sets p.key to the hash of everything that goes into the
 // plugin: the toolchain, the build settings, the workspace's module
-// requirements, the sources of the workspace modules the entry points'
-// packages import, and the generated main package.
+// requirements, the sources of the entry points' packages and of the
+// workspace packages they import, and the generated main package. Packages
+// outside the workspace are fixed by the go.sum files.
 func (p *plan) computeKey(s *settings, ws *workspace) error {
 	h := sha256.New()
 	field(h, "version", []byte(keyVersion))
@@ -105,27 +106,13 @@ func (p *plan) computeKey(s *settings, ws *workspace) error {
 	for i, ep := range p.eps {
 		pkgs[i] = ep.ImportPath()
 	}
-	mods := ws.imported(pkgs)
-	if !slicesContainsDir(mods, p.dir) {
-		mods = append(mods, &module{dir: p.dir})
-	}
-	for _, m := range mods {
-		field(h, "sources of", []byte(m.dir))
-		if err := hashTree(h, m.dir); err != nil {
-			return fmt.Errorf("reading the sources of module %s: %w", m.path, err)
+	for _, dir := range ws.packageDirs(pkgs) {
+		if err := hashPackage(h, dir); err != nil {
+			return fmt.Errorf("reading the sources of %s: %w", dir, err)
 		}
 	}
 	p.key = hex.EncodeToString(h.Sum(nil))[:32]
 	return nil
-}
-
-func slicesContainsDir(mods []*module, dir string) bool {
-	for _, m := range mods {
-		if m.dir == dir {
-			return true
-		}
-	}
-	return false
 }
 
 // virtualDir returns the directory of the plugin's main package, which
@@ -145,8 +132,13 @@ type buildError struct {
 	other bool
 }
 
-// mainErrRE matches the compiler's errors in the generated main.go.
-var mainErrRE = regexp.MustCompile(regexp.QuoteMeta(virtualPrefix) + `[0-9a-f]+/main\.go:(\d+)(?::\d+)?: (.*)`)
+// mainErrRE matches the compiler's errors in the generated main.go, which
+// it names by its path in the overlay or in the build directory.
+var mainErrRE = regexp.MustCompile(`(?:` + regexp.QuoteMeta(virtualPrefix) + `[0-9a-f]+|` + buildDirPrefix + `\d+)/main\.go:(\d+)(?::\d+)?: (.*)`)
+
+// buildDirPrefix starts the name of the temporary directory, in the cache,
+// of a build.
+const buildDirPrefix = "build-"
 
 // parseBuildError sorts the go command's output into problems of the
 // plan's entry points and others.

@@ -37,6 +37,14 @@ func cacheDir() (string, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return "", fmt.Errorf("creating the plugin cache: %w; set %s to a private directory", err, CacheEnv)
 	}
+	// Whoever can write to the cache can run code in this program.
+	fi, err := os.Stat(dir)
+	if err != nil {
+		return "", err
+	}
+	if fi.Mode().Perm()&0o022 != 0 {
+		return "", fmt.Errorf("the plugin cache %s is writable by other users; make it private (chmod 700) or set %s to a private directory", dir, CacheEnv)
+	}
 	return dir, nil
 }
 

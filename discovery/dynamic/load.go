@@ -155,7 +155,7 @@ func (l *load) resolve(p *plan) (string, error) {
 	if ok {
 		return so, nil // another process built it while this one waited
 	}
-	tmp, err := os.MkdirTemp(l.cache, "build-")
+	tmp, err := os.MkdirTemp(l.cache, buildDirPrefix+"*")
 	if err != nil {
 		return "", err
 	}

@@ -3,6 +3,7 @@
 package dynamic
 
 import (
+	"errors"
 	"fmt"
 	"go/parser"
 	"go/token"
@@ -11,6 +12,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -78,13 +80,13 @@ func (ws *workspace) moduleOf(pkg string) *module {
 	return best
 }
 
-// imported returns the workspace modules whose packages the given packages
-// import, directly or not, including their own modules, in use order. It
+// packageDirs returns the directories of the workspace packages that the
+// given packages import, directly or not, including their own, sorted. It
 // reads import declarations only, ignoring build constraints, so it may
-// return more modules than a build uses, never fewer.
-func (ws *workspace) imported(pkgs []string) []*module {
+// return more packages than a build uses, never fewer.
+func (ws *workspace) packageDirs(pkgs []string) []string {
 	seen := make(map[string]bool)
-	mods := make(map[*module]bool)
+	var dirs []string
 	fset := token.NewFileSet()
 	for len(pkgs) > 0 {
 		pkg := pkgs[len(pkgs)-1]
@@ -95,10 +97,10 @@ func (ws *workspace) imported(pkgs []string) []*module {
 		seen[pkg] = true
 		m := ws.moduleOf(pkg)
 		if m == nil {
-			continue
+			continue // the standard library, or a module in the module cache
 		}
-		mods[m] = true
 		dir := filepath.Join(m.dir, filepath.FromSlash(strings.TrimPrefix(pkg, m.path)))
+		dirs = append(dirs, dir)
 		entries, _ := os.ReadDir(dir)
 		for _, e := range entries {
 			name := e.Name()
@@ -116,13 +118,8 @@ func (ws *workspace) imported(pkgs []string) []*module {
 			}
 		}
 	}
-	var out []*module
-	for i := range ws.modules {
-		if mods[&ws.modules[i]] {
-			out = append(out, &ws.modules[i])
-		}
-	}
-	return out
+	slices.Sort(dirs)
+	return dirs
 }
 
 // field writes a named, length-prefixed value to h, so that no two
@@ -146,24 +143,23 @@ func hashWorkspace(h hash.Hash, ws *workspace) {
 	}
 }
 
-// hashTree writes to h the name and contents of every file of the module
-// rooted at root that can be part of a build: it skips test files and the
-// directories the go command ignores (testdata, names starting with . or
-// _) or that belong to other modules.
-func hashTree(h hash.Hash, root string) error {
-	return filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
+// hashPackage writes to h the name and contents of every file of the
+// package in dir that can be part of a build: its files but test files, and
+// the files of its subdirectories that hold no package (which it may
+// embed). Like the go command, it skips testdata and names starting with .
+// or _, and other modules.
+func hashPackage(h hash.Hash, dir string) error {
+	field(h, "package", []byte(dir))
+	return filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
 		if err != nil {
+			if path == dir && errors.Is(err, fs.ErrNotExist) {
+				return nil // the build will report it
+			}
 			return err
 		}
 		name := d.Name()
 		if d.IsDir() {
-			if path == root {
-				return nil
-			}
-			if name == "testdata" || strings.HasPrefix(name, ".") || strings.HasPrefix(name, "_") {
-				return filepath.SkipDir
-			}
-			if _, err := os.Stat(filepath.Join(path, "go.mod")); err == nil {
+			if path != dir && (name == "testdata" || strings.HasPrefix(name, ".") || strings.HasPrefix(name, "_") || holdsPackage(path)) {
 				return filepath.SkipDir
 			}
 			return nil
@@ -175,9 +171,20 @@ func hashTree(h hash.Hash, root string) error {
 		if err != nil {
 			return err
 		}
-		rel, _ := filepath.Rel(root, path)
+		rel, _ := filepath.Rel(dir, path)
 		field(h, "file", []byte(filepath.ToSlash(rel)))
 		field(h, "contents", data)
 		return nil
 	})
+}
+
+// holdsPackage reports whether dir holds Go files or a go.mod.
+func holdsPackage(dir string) bool {
+	entries, _ := os.ReadDir(dir)
+	for _, e := range entries {
+		if name := e.Name(); !e.IsDir() && (strings.HasSuffix(name, ".go") || name == "go.mod") {
+			return true
+		}
+	}
+	return false
 }
