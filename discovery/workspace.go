@@ -163,8 +163,16 @@ func dedupModules(file string, mods []wsModule) (*workspace, ErrorList) {
 // is empty if the module could not be read.
 func readModule(dir, file string, line int, use string) wsModule {
 	m := wsModule{dir: dir, line: line}
+	// Both files are read into one pooled buffer: ModulePath and ParseFile
+	// copy what they keep.
+	buf := readBufs.Get().(*[]byte)
+	defer func() {
+		if cap(*buf) <= maxPooledBuf {
+			readBufs.Put(buf)
+		}
+	}()
 	gomod := filepath.Join(m.dir, "go.mod")
-	data, err := readFile(gomod)
+	data, err := readFileInto(gomod, buf)
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
 			err = fmt.Errorf("directory %s has no go.mod", dir)
@@ -181,7 +189,7 @@ func readModule(dir, file string, line int, use string) wsModule {
 		return m
 	}
 	epfile := filepath.Join(m.dir, FileName)
-	data, err = readFile(epfile)
+	data, err = readFileInto(epfile, buf)
 	if err != nil {
 		if !errors.Is(err, fs.ErrNotExist) {
 			m.errs = ErrorList{{File: epfile, Err: err}}
@@ -213,6 +221,17 @@ func readFile(name string) ([]byte, error) {
 	}
 	return data, err
 }
+
+// readBufs holds the buffers that readModule reads files into, so that
+// reading a workspace allocates in proportion to what its modules declare,
+// not to the size of their files.
+var readBufs = sync.Pool{New: func() any {
+	b := make([]byte, 0, 4096)
+	return &b
+}}
+
+// maxPooledBuf is the capacity above which a buffer is not kept in readBufs.
+const maxPooledBuf = 64 << 10
 
 // parallel calls f(0), ..., f(n-1) on up to GOMAXPROCS goroutines, or
 // inline when n is small.

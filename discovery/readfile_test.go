@@ -1,0 +1,46 @@
+package discovery
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// TestReadFileInto checks that readFileInto, which readModule uses, gives
+// the results and errors of readFile, reusing its buffer across calls.
+func TestReadFileInto(t *testing.T) {
+	dir := t.TempDir()
+	names := []string{filepath.Join(dir, "missing"), dir}
+	for _, size := range []int{0, 1, 511, 512, 4095, 4096, 4097, 70000, maxFileSize, maxFileSize + 1, 3 * maxFileSize} {
+		name := filepath.Join(dir, strconv.Itoa(size))
+		require.NoError(t, os.WriteFile(name, bytes.Repeat([]byte("x\n"), size)[:size], 0o644))
+		names = append(names, name)
+	}
+	if _, err := os.Stat("/dev/zero"); err == nil {
+		names = append(names, "/dev/zero")
+	}
+	var buf []byte
+	backwards := slices.Clone(names)
+	slices.Reverse(backwards)
+	for _, order := range [][]string{names, backwards} {
+		for _, name := range order {
+			want, wantErr := readFile(name)
+			got, err := readFileInto(name, &buf)
+			if wantErr != nil {
+				require.Error(t, err, name)
+				assert.Equal(t, wantErr.Error(), err.Error(), name)
+				assert.Equal(t, os.IsNotExist(wantErr), os.IsNotExist(err), name)
+				continue
+			}
+			require.NoError(t, err, name)
+			assert.Equal(t, len(want), len(got), name)
+			assert.True(t, bytes.Equal(want, got), "%s: contents differ", name)
+		}
+	}
+}

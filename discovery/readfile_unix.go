@@ -1,0 +1,54 @@
+//go:build unix
+
+package discovery
+
+import (
+	"fmt"
+	"io/fs"
+	"slices"
+	"syscall"
+)
+
+// readFileInto does what readFile does, results and errors included, but
+// reads into *buf, which it grows as needed; the data returned aliases
+// *buf. It makes fewer system calls: os.Open readies every file for the
+// netpoller (fcntl and epoll_ctl calls, useless for regular files), which
+// costs more than reading a small file. Reading a workspace opens two files
+// per module, so this halves the time of Find.
+func readFileInto(name string, buf *[]byte) ([]byte, error) {
+	var (
+		fd  int
+		err error
+	)
+	for {
+		fd, err = syscall.Open(name, syscall.O_RDONLY|syscall.O_CLOEXEC, 0)
+		if err != syscall.EINTR {
+			break
+		}
+	}
+	if err != nil {
+		return nil, &fs.PathError{Op: "open", Path: name, Err: err}
+	}
+	defer syscall.Close(fd)
+	data := (*buf)[:0]
+	defer func() { *buf = data[:0] }()
+	for {
+		if len(data) == cap(data) {
+			data = slices.Grow(data, max(512, len(data)))
+		}
+		room := data[len(data):min(cap(data), maxFileSize+1)]
+		n, err := syscall.Read(fd, room)
+		switch {
+		case err == syscall.EINTR:
+			continue
+		case err != nil:
+			return data, &fs.PathError{Op: "read", Path: name, Err: err}
+		case n == 0:
+			return data, nil
+		}
+		data = data[:len(data)+n]
+		if len(data) > maxFileSize {
+			return data, fmt.Errorf("%s is larger than %d bytes", name, maxFileSize)
+		}
+	}
+}
