@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -48,9 +49,10 @@ func cacheDir() (string, error) {
 	return dir, nil
 }
 
-// A cache entry is three files named after the key: the plugin (key.so),
-// the SHA-256 of the plugin written after it was built (key.so.sha256),
-// and a lock file taken while building (key.lock).
+// A cache entry is three files named after the key: the plugin (key.so);
+// its record (key.so.sha256), written after the plugin was built, which
+// holds its SHA-256 and the identity of the file (see identity); and a lock
+// file taken while building (key.lock).
 func soPath(dir, key string) string   { return filepath.Join(dir, key+".so") }
 func sumPath(dir, key string) string  { return filepath.Join(dir, key+".so.sha256") }
 func lockPath(dir, key string) string { return filepath.Join(dir, key+".lock") }
@@ -61,26 +63,52 @@ const (
 	reasonTampered = "the cached plugin does not match its recorded checksum (it was modified or truncated)"
 )
 
-// verify reports whether the cached plugin for key is present and has the
-// checksum recorded when it was built, and if not, why.
+// identity describes the file of fi as the system knows it: device, inode,
+// size, modification and change times. Writing to a file, replacing it or
+// truncating it changes its identity, and no system call sets the change
+// time back: a file whose identity is the one recorded after it was built
+// has not changed since, and need not be hashed again, which takes about as
+// long as plugin.Open. Like Git's index, a record is trusted only if it was
+// written well after the file last changed, since file times are coarse: a
+// change made within the same tick would go unseen.
+func identity(fi fs.FileInfo) (id string, ctime time.Time) {
+	ns, dev, ino, ok := changeTime(fi)
+	if !ok {
+		return "", time.Time{}
+	}
+	return fmt.Sprintf("%d %d %d %d %d", dev, ino, fi.Size(), fi.ModTime().UnixNano(), ns), time.Unix(0, ns)
+}
+
+// racyWindow is how long after a file changed its identity can be trusted.
+const racyWindow = 2 * time.Second
+
+// verify reports whether the cached plugin for key is present and is the
+// file recorded when it was built: same identity, or else same SHA-256. If
+// not, it says why.
 func verify(dir, key string) (ok bool, reason string) {
-	want, err := os.ReadFile(sumPath(dir, key))
+	so, record := soPath(dir, key), sumPath(dir, key)
+	fi, err := os.Lstat(so)
 	if err != nil {
-		if _, err := os.Lstat(soPath(dir, key)); err == nil {
-			return false, reasonTampered
-		}
 		return false, reasonMissing
 	}
-	fi, err := os.Lstat(soPath(dir, key))
-	if err != nil {
+	rec, err := os.ReadFile(record)
+	if err != nil || !fi.Mode().IsRegular() {
 		return false, reasonTampered
 	}
-	if !fi.Mode().IsRegular() {
+	sum, recID, _ := strings.Cut(strings.TrimSpace(string(rec)), " ")
+	id, ctime := identity(fi)
+	if id != "" && id == recID {
+		if rfi, err := os.Stat(record); err == nil && rfi.ModTime().Sub(ctime) >= racyWindow {
+			return true, ""
+		}
+	}
+	if got, err := fileSum(so); err != nil || got != sum {
 		return false, reasonTampered
 	}
-	got, err := fileSum(soPath(dir, key))
-	if err != nil || got != strings.TrimSpace(string(want)) {
-		return false, reasonTampered
+	if id != "" && time.Since(ctime) >= racyWindow {
+		// Record the identity now that it can be trusted, so that the
+		// next load need not hash the file.
+		_ = writeRecord(dir, key, sum+" "+id) // if it fails, the next load hashes again
 	}
 	return true, ""
 }
@@ -100,22 +128,33 @@ func fileSum(path string) (string, error) {
 }
 
 // install moves a freshly built plugin into the cache under key, then
-// records its checksum. Both steps are atomic renames, so that other
-// processes see either the old entry or the new one; a reader that sees the
-// new plugin with the old checksum rebuilds, under the lock.
+// records its checksum and identity. Both steps are atomic renames, so that
+// other processes see either the old entry or the new one; a reader that
+// sees the new plugin with the old record rebuilds, under the lock.
 func install(dir, key, built string) error {
 	sum, err := fileSum(built)
 	if err != nil {
 		return err
 	}
-	if err := os.Rename(built, soPath(dir, key)); err != nil {
+	so := soPath(dir, key)
+	if err := os.Rename(built, so); err != nil {
 		return err
 	}
+	fi, err := os.Lstat(so)
+	if err != nil {
+		return err
+	}
+	id, _ := identity(fi)
+	return writeRecord(dir, key, sum+" "+id)
+}
+
+// writeRecord atomically replaces the record of the plugin for key.
+func writeRecord(dir, key, record string) error {
 	tmp, err := os.CreateTemp(dir, key+".sum-*")
 	if err != nil {
 		return err
 	}
-	_, err = tmp.WriteString(sum + "\n")
+	_, err = tmp.WriteString(record + "\n")
 	if cerr := tmp.Close(); err == nil {
 		err = cerr
 	}

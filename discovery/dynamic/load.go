@@ -227,14 +227,23 @@ func isHandlerValue(v any) bool {
 // openError explains an error of plugin.Open.
 func openError(err error) error {
 	const mismatch = "plugin was built with a different version of package "
-	if _, pkg, ok := strings.Cut(err.Error(), mismatch); ok {
-		pkg, _, _ = strings.Cut(pkg, " ")
+	_, pkg, ok := strings.Cut(err.Error(), mismatch)
+	if !ok {
+		return &discovery.Error{Err: fmt.Errorf("loading the plugin: %w", err), Fix: generateFix}
+	}
+	pkg, _, _ = strings.Cut(pkg, " ")
+	if first, _, _ := strings.Cut(pkg, "/"); !strings.Contains(first, ".") {
+		// A package of the standard library: the plugin was not built
+		// like this program, which the settings should prevent.
 		return &discovery.Error{
-			Err: fmt.Errorf("%w: package %s in the workspace differs from the one in this program (%v)", ErrMismatch, pkg, err),
-			Fix: rebuildFix,
+			Err: fmt.Errorf("%w: package %s of the standard library differs between this program and its plugin, which were built with different settings or Go versions (%v)", ErrMismatch, pkg, err),
+			Fix: "rebuild the program with the go command on PATH, or " + generateFix,
 		}
 	}
-	return &discovery.Error{Err: fmt.Errorf("loading the plugin: %w", err), Fix: generateFix}
+	return &discovery.Error{
+		Err: fmt.Errorf("%w: package %s in the workspace differs from the one in this program (%v)", ErrMismatch, pkg, err),
+		Fix: rebuildFix,
+	}
 }
 
 // symbolError reports that the compiler rejected the symbol of ep.

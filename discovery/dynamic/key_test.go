@@ -1,0 +1,104 @@
+//go:build (linux || darwin || freebsd) && cgo
+
+package dynamic
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/go-entrypoints/entrypoints/discovery"
+)
+
+// keyWorkspace writes a workspace of three modules: a declares the entry
+// point, and its package imports b/lib; c is not imported.
+func keyWorkspace(t *testing.T) string {
+	t.Helper()
+	dir := t.TempDir()
+	files := map[string]string{
+		"go.work":            "go 1.26\n\nuse (\n\t./a\n\t./b\n\t./c\n)\n",
+		"a/go.mod":           "module example.com/a\n\ngo 1.26\n",
+		"a/a.go":             "package a\n\nimport (\n\t\"fmt\"\n\t\"example.com/b/lib\"\n)\n\nvar New = fmt.Sprint(lib.X)\n",
+		"a/a_test.go":        "package a\n",
+		"a/static/page.html": "<p>embedded</p>\n",
+		"a/testdata/x.txt":   "test data\n",
+		"a/.hidden/x.txt":    "hidden\n",
+		"a/sub/sub.go":       "package sub\n",
+		"b/go.mod":           "module example.com/b\n\ngo 1.26\n",
+		"b/lib/lib.go":       "package lib\n\nconst X = 1\n",
+		"b/other/other.go":   "package other\n",
+		"c/go.mod":           "module example.com/c\n\ngo 1.26\n",
+		"c/c.go":             "package c\n",
+	}
+	for name, data := range files {
+		path := filepath.Join(dir, filepath.FromSlash(name))
+		require.NoError(t, os.MkdirAll(filepath.Dir(path), 0o755))
+		require.NoError(t, os.WriteFile(path, []byte(data), 0o644))
+	}
+	return dir
+}
+
+// keyOf returns the cache key of the plugin of a's entry point.
+func keyOf(t *testing.T, dir string, s *settings) string {
+	t.Helper()
+	ws, err := readWorkspace(filepath.Join(dir, "go.work"))
+	require.NoError(t, err)
+	eps := []discovery.EntryPoint{{Group: discovery.HandlersGroup, Name: "a", Value: "example.com/a:New", Module: "example.com/a", Dir: filepath.Join(dir, "a")}}
+	p := newPlan(eps[0].Dir, eps)
+	require.NoError(t, p.computeKey(s, ws))
+	return p.key
+}
+
+func TestKey(t *testing.T) {
+	base := settingsOf(map[string]string{})
+	tests := []struct {
+		name    string
+		edit    func(t *testing.T, dir string)
+		changes bool
+	}{
+		{"nothing", func(*testing.T, string) {}, false},
+		{"entry point's package", write("a/a.go", "package a\n\nvar New = 2\n"), true},
+		{"file added to the package", write("a/more.go", "package a\n"), true},
+		{"file embeddable by the package", write("a/static/page.html", "<p>changed</p>\n"), true},
+		{"imported package of another module", write("b/lib/lib.go", "package lib\n\nconst X = 2\n"), true},
+		{"go.mod of a module not imported", write("c/go.mod", "module example.com/c\n\ngo 1.26\n\nrequire golang.org/x/mod v0.1.0\n"), true},
+		{"go.sum", write("b/go.sum", "golang.org/x/mod v0.1.0 h1:x=\n"), true},
+		{"go.work", write("go.work", "go 1.26\n\nuse (\n\t./a\n\t./b\n\t./c\n)\n\n// comment\n"), true},
+		{"go.work.sum", write("go.work.sum", "golang.org/x/mod v0.1.0 h1:x=\n"), true},
+		{"test file", write("a/a_test.go", "package a\n\nvar T = 1\n"), false},
+		{"testdata", write("a/testdata/x.txt", "changed\n"), false},
+		{"hidden directory", write("a/.hidden/x.txt", "changed\n"), false},
+		{"package not imported, same module", write("a/sub/sub.go", "package sub\n\nvar S = 1\n"), false},
+		{"package not imported, imported module", write("b/other/other.go", "package other\n\nvar O = 1\n"), false},
+		{"source of a module not imported", write("c/c.go", "package c\n\nvar C = 1\n"), false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := keyWorkspace(t)
+			before := keyOf(t, dir, base)
+			tt.edit(t, dir)
+			after := keyOf(t, dir, base)
+			if tt.changes {
+				assert.NotEqual(t, before, after)
+			} else {
+				assert.Equal(t, before, after)
+			}
+		})
+	}
+
+	t.Run("settings", func(t *testing.T) {
+		dir := keyWorkspace(t)
+		race := settingsOf(map[string]string{"-race": "true"})
+		assert.NotEqual(t, keyOf(t, dir, base), keyOf(t, dir, race))
+	})
+}
+
+// write returns an edit that writes a file of the workspace.
+func write(name, data string) func(t *testing.T, dir string) {
+	return func(t *testing.T, dir string) {
+		require.NoError(t, os.WriteFile(filepath.Join(dir, filepath.FromSlash(name)), []byte(data), 0o644))
+	}
+}
