@@ -93,6 +93,10 @@ func newPlan(dir string, eps []discovery.EntryPoint) *plan {
 // requirements, the sources of the entry points' packages and of the
 // workspace packages they import, and the generated main package. Packages
 // outside the workspace are fixed by the go.sum files.
+//
+// The key is "lineage-sources": its lineage part hashes what does not
+// depend on the sources, so that a plugin can replace the plugins of its
+// lineage built from earlier sources (see prune).
 func (p *plan) computeKey(s *settings, ws *workspace) error {
 	h := sha256.New()
 	field(h, "version", []byte(keyVersion))
@@ -101,6 +105,8 @@ func (p *plan) computeKey(s *settings, ws *workspace) error {
 	field(h, "env", []byte(strings.Join(s.env, "\x00")))
 	field(h, "module dir", []byte(p.dir))
 	field(h, "main", p.main)
+	field(h, "go.work", []byte(ws.file))
+	lineage := hex.EncodeToString(h.Sum(nil))[:16]
 	hashWorkspace(h, ws)
 	pkgs := make([]string, len(p.eps))
 	for i, ep := range p.eps {
@@ -111,14 +117,15 @@ func (p *plan) computeKey(s *settings, ws *workspace) error {
 			return fmt.Errorf("reading the sources of %s: %w", dir, err)
 		}
 	}
-	p.key = hex.EncodeToString(h.Sum(nil))[:32]
+	p.key = lineage + "-" + hex.EncodeToString(h.Sum(nil))[:32]
 	return nil
 }
 
 // virtualDir returns the directory of the plugin's main package, which
 // exists only in the overlay.
 func (p *plan) virtualDir() string {
-	return filepath.Join(p.dir, virtualPrefix+p.key[:16])
+	_, sources, _ := strings.Cut(p.key, "-")
+	return filepath.Join(p.dir, virtualPrefix+sources[:16])
 }
 
 // A buildError is a failed go build: its output, and the problems it

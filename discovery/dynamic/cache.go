@@ -167,6 +167,23 @@ func writeRecord(dir, key, record string) error {
 	return err
 }
 
+// prune removes the cache entries of the lineage of key (see
+// plan.computeKey) but key's own: the plugins of the same entry points,
+// built with the same settings from earlier sources, which key's replaces.
+// A program that has one of them open keeps it.
+func prune(dir, key string) {
+	lineage, _, ok := strings.Cut(key, "-")
+	if !ok {
+		return
+	}
+	old, _ := filepath.Glob(filepath.Join(dir, lineage+"-*"))
+	for _, f := range old {
+		if !strings.HasPrefix(filepath.Base(f), key) {
+			os.Remove(f)
+		}
+	}
+}
+
 // lock takes the exclusive lock of the cache entry for key, waiting for
 // another process that builds the same plugin, until ctx is done. Call the
 // returned function to release it.

@@ -130,6 +130,20 @@ func TestVerifyTrustsOldRecords(t *testing.T) {
 	assert.Equal(t, reasonTampered, reason)
 }
 
+func TestPrune(t *testing.T) {
+	dir := t.TempDir()
+	for _, f := range []string{"lin-old.so", "lin-old.so.sha256", "lin-old.lock", "lin-new.so", "lin-new.so.sha256", "lin-new.lock", "other-x.so", "other-x.so.sha256"} {
+		require.NoError(t, os.WriteFile(filepath.Join(dir, f), nil, 0o600))
+	}
+	prune(dir, "lin-new")
+	left, err := filepath.Glob(filepath.Join(dir, "*"))
+	require.NoError(t, err)
+	for i := range left {
+		left[i] = filepath.Base(left[i])
+	}
+	assert.ElementsMatch(t, []string{"lin-new.so", "lin-new.so.sha256", "lin-new.lock", "other-x.so", "other-x.so.sha256"}, left)
+}
+
 func TestLock(t *testing.T) {
 	dir := t.TempDir()
 	unlock, err := lock(context.Background(), dir, "k")

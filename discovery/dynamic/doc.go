@@ -34,7 +34,8 @@
 // is loaded, so a plugin modified in the cache is rebuilt, not loaded.
 // Processes that need the same plugin at once build it once: they take a
 // lock file, and plugins are moved into the cache by atomic renames.
-// Nothing is removed from the cache; delete the directory to reclaim it.
+// A new plugin replaces those built for the same entry points with the same
+// settings from earlier sources; delete the directory to reclaim the rest.
 //
 // # Requirements and costs
 //

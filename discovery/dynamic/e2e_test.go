@@ -50,13 +50,18 @@ func TestFlow(t *testing.T) {
 
 	// 2. An edit of the handler is loaded on the next run.
 	v1 := w.plugins()[0]
+	v1data, err := os.ReadFile(v1)
+	require.NoError(t, err)
 	data, err := os.ReadFile(w.path("myhandler/handler.go"))
 	require.NoError(t, err)
 	w.write(map[string]string{"myhandler/handler.go": strings.Replace(string(data), `"v1"`, `"v2"`, 1)})
 	out = w.mustRun("app", nil, "go", "run", ".", "myhandler")
 	assert.Contains(t, out, "handler myhandler v2")
 	assert.Contains(t, out, built)
-	require.Len(t, w.plugins(), 2)
+	// The new plugin replaces the old one in the cache.
+	require.Len(t, w.plugins(), 1)
+	assert.NoFileExists(t, v1)
+	v2 := w.plugins()[0]
 
 	// 3. Nothing changed: the plugin comes from the cache.
 	out = w.mustRun("app", nil, "go", "run", ".", "myhandler")
@@ -65,18 +70,17 @@ func TestFlow(t *testing.T) {
 
 	// A plugin swapped in the cache is rebuilt, not loaded: put the v1
 	// plugin (a valid one) in place of the v2 one.
-	var v2 string
-	for _, p := range w.plugins() {
-		if p != v1 {
-			v2 = p
-		}
-	}
-	swapped, err := os.ReadFile(v1)
-	require.NoError(t, err)
-	require.NoError(t, os.WriteFile(v2, swapped, 0o600))
+	require.NoError(t, os.WriteFile(v2, v1data, 0o600))
 	out = w.mustRun("app", nil, "go", "run", ".", "myhandler")
 	assert.Contains(t, out, "handler myhandler v2")
 	assert.Contains(t, out, built)
+	assert.Contains(t, out, "does not match its recorded checksum")
+
+	// A directory in its place too.
+	require.NoError(t, os.Remove(v2))
+	require.NoError(t, os.Mkdir(v2, 0o700))
+	out = w.mustRun("app", nil, "go", "run", ".", "myhandler")
+	assert.Contains(t, out, "handler myhandler v2")
 	assert.Contains(t, out, "does not match its recorded checksum")
 
 	// A truncated one too.
@@ -95,6 +99,63 @@ func TestFlow(t *testing.T) {
 	assert.Contains(t, out, "handler myhandler v2")
 	assert.Contains(t, out, built)
 	assert.Contains(t, out, "--- PASS: TestHandlers")
+
+	// Other settings of the program are the plugin's too.
+	out = w.mustRun("app", nil, "go", "run", "-trimpath", "-tags=dynamictest", "-gcflags=all=-N -l", ".", "myhandler")
+	assert.Contains(t, out, "handler myhandler v2")
+	assert.Contains(t, out, built)
+}
+
+// TestImportInTestsOnly checks that the import can live in a program's
+// tests only: go test loads the handler, go run reports how to link it.
+func TestImportInTestsOnly(t *testing.T) {
+	requirePlugins(t)
+	v := goVersion(t)
+	files := handlerModule(v, "myhandler", "v1", myhandlerEPs, "", "")
+	files["app/go.mod"] = "module example.com/app\n\ngo " + v + "\n"
+	files["app/main.go"] = `package main
+
+import (
+	"fmt"
+
+	"github.com/go-entrypoints/entrypoints/discovery"
+)
+
+func main() {
+	_, err := discovery.Discover()
+	fmt.Println("discover:", err)
+}
+`
+	files["app/main_test.go"] = `package main
+
+import (
+	"testing"
+
+	"github.com/go-entrypoints/entrypoints/discovery"
+	_ "github.com/go-entrypoints/entrypoints/discovery/dynamic"
+	"github.com/go-entrypoints/entrypoints/registry"
+)
+
+func TestMyHandler(t *testing.T) {
+	if _, err := discovery.Discover(); err != nil {
+		t.Fatal(err)
+	}
+	h, err := registry.CreateHandler(registry.Parameters{Backend: "myhandler", MinNodes: 1, MaxNodes: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Log("handler", h.Backend(), h.RunID())
+}
+`
+	w := newWorkspace(t, files, "app", "myhandler")
+
+	out := w.mustRun("app", nil, "go", "test", "-count=1", "-v", "./...")
+	assert.Contains(t, out, "handler myhandler v1")
+	assert.Contains(t, out, "--- PASS: TestMyHandler")
+
+	out = w.mustRun("app", nil, "go", "run", ".")
+	assert.Contains(t, out, "declared in the workspace but not linked into this binary")
+	assert.NotContains(t, out, built)
 }
 
 // TestLinkedNotLoaded checks that an entry point linked into the program
@@ -189,6 +250,14 @@ func TestFailures(t *testing.T) {
 		out, err := w.run("app", []string{"PATH=" + empty, "GOENTRYPOINTS_CACHE=" + t.TempDir()}, exe, "myhandler")
 		require.Error(t, err)
 		assert.Regexp(t, `failed myhandler is=\[ErrGoCommand\]: .*myhandler/entry_points.txt:2: .*no usable go command.*; fix: install go1\.\S+ and put its bin directory on PATH, or run go generate`, out)
+	})
+
+	t.Run("go command of another version", func(t *testing.T) {
+		bin := t.TempDir()
+		require.NoError(t, os.WriteFile(filepath.Join(bin, "go"), []byte("#!/bin/sh\necho go1.20.1\n"), 0o755))
+		out, err := w.run("app", []string{"PATH=" + bin + string(os.PathListSeparator) + os.Getenv("PATH"), "GOENTRYPOINTS_CACHE=" + t.TempDir()}, exe, "myhandler")
+		require.Error(t, err)
+		assert.Regexp(t, `failed myhandler is=\[ErrGoCommand\]: .*is go1\.20\.1, but this program was built with go1\.\S+, and a plugin must be built by the same version; fix: put go1\.\S+ first on PATH`, out)
 	})
 
 	t.Run("cgo disabled", func(t *testing.T) {

@@ -5,6 +5,7 @@ package dynamic
 import (
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -86,14 +87,21 @@ func TestKey(t *testing.T) {
 			} else {
 				assert.Equal(t, before, after)
 			}
+			assert.Equal(t, lineage(before), lineage(after), "an edit keeps the lineage")
 		})
 	}
 
 	t.Run("settings", func(t *testing.T) {
 		dir := keyWorkspace(t)
 		race := settingsOf(map[string]string{"-race": "true"})
-		assert.NotEqual(t, keyOf(t, dir, base), keyOf(t, dir, race))
+		assert.NotEqual(t, lineage(keyOf(t, dir, base)), lineage(keyOf(t, dir, race)))
 	})
+}
+
+// lineage returns the lineage part of a key.
+func lineage(key string) string {
+	l, _, _ := strings.Cut(key, "-")
+	return l
 }
 
 // write returns an edit that writes a file of the workspace.

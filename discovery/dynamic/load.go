@@ -155,6 +155,9 @@ func (l *load) resolve(p *plan) (string, error) {
 	if ok {
 		return so, nil // another process built it while this one waited
 	}
+	if fi, err := os.Lstat(so); err == nil && fi.IsDir() {
+		os.RemoveAll(so) // or the new plugin cannot be renamed into place
+	}
 	tmp, err := os.MkdirTemp(l.cache, buildDirPrefix+"*")
 	if err != nil {
 		return "", err
@@ -168,6 +171,7 @@ func (l *load) resolve(p *plan) (string, error) {
 	if err := install(l.cache, p.key, built); err != nil {
 		return "", fmt.Errorf("caching the built plugin: %w", err)
 	}
+	prune(l.cache, p.key)
 	names := make([]string, len(p.eps))
 	for i, ep := range p.eps {
 		names[i] = ep.Name

@@ -132,7 +132,6 @@ func field(h io.Writer, name string, value []byte) {
 // hashWorkspace writes to h the go.work, go.work.sum, and every module's
 // go.mod and go.sum: together they decide the versions of all dependencies.
 func hashWorkspace(h hash.Hash, ws *workspace) {
-	field(h, "go.work", []byte(ws.file))
 	field(h, "go.work contents", ws.data)
 	field(h, "go.work.sum", ws.sum)
 	for _, m := range ws.modules {
