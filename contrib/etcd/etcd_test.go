@@ -1,0 +1,445 @@
+package etcd_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"maps"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	clientv3 "go.etcd.io/etcd/client/v3"
+	"go.uber.org/zap"
+
+	"github.com/go-entrypoints/entrypoints/contrib/etcd"
+	"github.com/go-entrypoints/entrypoints/contrib/etcd/embedded"
+	"github.com/go-entrypoints/entrypoints/registry"
+	"github.com/go-entrypoints/entrypoints/registry/handlertest"
+)
+
+// startServer runs an embedded etcd for the test.
+func startServer(t testing.TB) *embedded.Server {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	srv, err := embedded.Start(ctx, t.TempDir())
+	require.NoError(t, err)
+	t.Cleanup(func() { srv.Close() })
+	return srv
+}
+
+// testConfig has short timeouts: a node is dead after 2s without
+// keep-alives, the last call lasts 300ms.
+func testConfig() map[string]string {
+	return map[string]string{
+		"last_call_timeout":      "300ms",
+		"keep_alive_interval":    "1",
+		"keep_alive_max_attempt": "2",
+		"read_timeout":           "5s",
+		"join_timeout":           "60",
+		"close_timeout":          "5",
+	}
+}
+
+func params(endpoint, run string, minNodes, maxNodes int, conf map[string]string) registry.Parameters {
+	c := testConfig()
+	maps.Copy(c, conf)
+	return registry.Parameters{Backend: etcd.Backend, Endpoint: endpoint, RunID: run, MinNodes: minNodes, MaxNodes: maxNodes, LocalAddr: "127.0.0.1", Config: c}
+}
+
+// newNodes creates n handlers of one run, shut down at the end of the test.
+func newNodes(t testing.TB, p registry.Parameters, n int) []*etcd.Handler {
+	t.Helper()
+	hs := make([]*etcd.Handler, n)
+	for i := range hs {
+		h, err := etcd.New(p)
+		require.NoError(t, err)
+		hs[i] = h.(*etcd.Handler)
+		t.Cleanup(func() {
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			_, _ = hs[i].Shutdown(ctx)
+		})
+	}
+	return hs
+}
+
+type outcome struct {
+	info registry.Info
+	err  error
+}
+
+// rendezvous runs NextRendezvous on every handler at once.
+func rendezvous(ctx context.Context, hs []*etcd.Handler) []outcome {
+	out := make([]outcome, len(hs))
+	var wg sync.WaitGroup
+	for i, h := range hs {
+		wg.Go(func() {
+			info, err := h.NextRendezvous(ctx)
+			out[i] = outcome{info, err}
+		})
+	}
+	wg.Wait()
+	return out
+}
+
+// requireRound checks that every outcome is a place in one round of size n.
+func requireRound(t *testing.T, out []outcome, n int) {
+	t.Helper()
+	ranks := make(map[int]bool)
+	for i, o := range out {
+		require.NoError(t, o.err, "node %d", i)
+		assert.Equal(t, n, o.info.WorldSize, "node %d", i)
+		assert.False(t, ranks[o.info.Rank], "rank %d given twice", o.info.Rank)
+		ranks[o.info.Rank] = true
+		assert.Equal(t, out[0].info.Bootstrap, o.info.Bootstrap, "node %d", i)
+	}
+	for r := range n {
+		assert.True(t, ranks[r], "rank %d missing", r)
+	}
+}
+
+func TestConformance(t *testing.T) {
+	srv := startServer(t)
+	err := handlertest.Check(context.Background(), func(node int, p registry.Parameters) (registry.Handler, error) {
+		return etcd.New(p)
+	}, handlertest.Options{
+		Params:       params(srv.Endpoint(), "conformance", 2, 4, nil),
+		Nodes:        3,
+		RoundTimeout: 20 * time.Second,
+		Prompt:       time.Second,
+	})
+	require.NoError(t, err)
+}
+
+func TestKilledNodeIsDroppedAndSurvivorsReRendezvous(t *testing.T) {
+	srv := startServer(t)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	hs := newNodes(t, params(srv.Endpoint(), "kill", 2, 3, nil), 3)
+	requireRound(t, rendezvous(ctx, hs), 3)
+
+	etcd.Kill(hs[2])
+	start := time.Now()
+	out := rendezvous(ctx, hs[:2])
+	requireRound(t, out, 2)
+	// The dead node is dropped once its lease (2s) expires, not before.
+	assert.Greater(t, time.Since(start), time.Second)
+	assert.Less(t, time.Since(start), 10*time.Second)
+
+	n, err := hs[0].NumNodesWaiting(ctx)
+	require.NoError(t, err)
+	assert.Zero(t, n)
+}
+
+// agent does what torchrun's agent does with a handler: rendezvous, run
+// the job (here a barrier through the round's store: every rank writes its
+// key and reads all the others'), and rendezvous again when the job fails
+// or nodes wait. It returns the world size of the first round whose
+// barrier passes.
+func agent(ctx context.Context, h *etcd.Handler) (int, error) {
+	for {
+		info, err := h.NextRendezvous(ctx)
+		if err != nil {
+			return 0, err
+		}
+		if barrier(ctx, info) == nil {
+			return info.WorldSize, nil
+		}
+	}
+}
+
+func barrier(ctx context.Context, info registry.Info) error {
+	ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+	defer cancel()
+	if err := info.Store.Set(ctx, fmt.Sprint("rank", info.Rank), []byte("here")); err != nil {
+		return err
+	}
+	for r := range info.WorldSize {
+		if _, err := info.Store.Get(ctx, fmt.Sprint("rank", r)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func TestNodeKilledWhileRoundForms(t *testing.T) {
+	srv := startServer(t)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	p := params(srv.Endpoint(), "kill-forming", 3, 3, nil)
+	hs := newNodes(t, p, 4)
+	// Node 0 joins and dies while the round forms. Its place is kept
+	// until its lease expires, so the round may complete with it; the
+	// node left out is then counted as waiting, the job of the others
+	// fails, and all re-rendezvous without it.
+	go func() { _, _ = hs[0].NextRendezvous(ctx) }()
+	require.Eventually(t, func() bool {
+		n, err := hs[1].NumNodesWaiting(ctx) // reads the state
+		return err == nil && n == 0 && stateHas(t, srv, "kill-forming", 1)
+	}, 10*time.Second, 10*time.Millisecond)
+	etcd.Kill(hs[0])
+
+	sizes := make([]int, 3)
+	errs := make([]error, 3)
+	var wg sync.WaitGroup
+	for i, h := range hs[1:] {
+		wg.Go(func() { sizes[i], errs[i] = agent(ctx, h) })
+	}
+	wg.Wait()
+	for i := range 3 {
+		require.NoError(t, errs[i], "node %d", i+1)
+		assert.Equal(t, 3, sizes[i], "node %d", i+1)
+	}
+}
+
+// stateHas reports whether the forming round of run has n participants.
+func stateHas(t *testing.T, srv *embedded.Server, run string, n int) bool {
+	cli, err := clientv3.New(clientv3.Config{Endpoints: []string{srv.Endpoint()}, Logger: zap.NewNop()})
+	require.NoError(t, err)
+	defer cli.Close()
+	resp, err := cli.Get(context.Background(), etcd.DefaultPrefix+"/"+run+"/rdzv/state")
+	require.NoError(t, err)
+	if len(resp.Kvs) == 0 {
+		return false
+	}
+	var st struct{ Participants []json.RawMessage }
+	require.NoError(t, json.Unmarshal(resp.Kvs[0].Value, &st))
+	return len(st.Participants) == n
+}
+
+func TestLateJoinerWaitsAndIsAdmitted(t *testing.T) {
+	srv := startServer(t)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	p := params(srv.Endpoint(), "late", 2, 3, nil)
+	hs := newNodes(t, p, 3)
+	first := rendezvous(ctx, hs[:2])
+	requireRound(t, first, 2)
+	require.NoError(t, first[0].info.Store.Set(ctx, "round", []byte("first")))
+
+	lateDone := make(chan outcome, 1)
+	go func() {
+		info, err := hs[2].NextRendezvous(ctx)
+		lateDone <- outcome{info, err}
+	}()
+	require.Eventually(t, func() bool {
+		n, err := hs[0].NumNodesWaiting(ctx)
+		return err == nil && n == 1
+	}, 10*time.Second, 20*time.Millisecond, "the running nodes must see the late one waiting")
+	select {
+	case o := <-lateDone:
+		t.Fatalf("the late node got a place before the others re-rendezvoused: %+v", o)
+	default:
+	}
+
+	out := rendezvous(ctx, hs[:2])
+	out = append(out, <-lateDone)
+	requireRound(t, out, 3)
+	// The new round has a store of its own.
+	gctx, gcancel := context.WithTimeout(ctx, 200*time.Millisecond)
+	defer gcancel()
+	_, err := out[2].info.Store.Get(gctx, "round")
+	assert.ErrorIs(t, err, registry.ErrTimeout)
+}
+
+func TestServerRestart(t *testing.T) {
+	srv := startServer(t)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	hs := newNodes(t, params(srv.Endpoint(), "restart", 3, 3, map[string]string{"read_timeout": "2"}), 3)
+	requireRound(t, rendezvous(ctx, hs), 3)
+
+	// Nodes 0 and 1 re-rendezvous and wait for node 2 through the outage.
+	done := make(chan []outcome, 1)
+	go func() { done <- rendezvous(ctx, hs[:2]) }()
+	require.Eventually(t, func() bool {
+		n, err := hs[2].NumNodesWaiting(ctx)
+		return err == nil && n == 2
+	}, 10*time.Second, 10*time.Millisecond)
+
+	require.NoError(t, srv.Close())
+	start := time.Now()
+	_, err := hs[2].NumNodesWaiting(ctx)
+	require.ErrorIs(t, err, registry.ErrConnection)
+	assert.Contains(t, err.Error(), srv.Endpoint())
+	_, err = hs[2].IsClosed(ctx)
+	require.ErrorIs(t, err, registry.ErrConnection)
+	_, err = hs[2].NextRendezvous(ctx)
+	require.ErrorIs(t, err, registry.ErrConnection)
+	assert.Less(t, time.Since(start), 10*time.Second)
+
+	require.NoError(t, srv.Restart(ctx))
+	// The node's client reconnects by itself; a call that races the
+	// reconnection may still see the outage, and the next one succeeds.
+	info, err := hs[2].NextRendezvous(ctx)
+	if errors.Is(err, registry.ErrConnection) {
+		t.Logf("first call after the restart: %v", err)
+		info, err = hs[2].NextRendezvous(ctx)
+	}
+	require.NoError(t, err, "node 2 after the restart")
+	out := append(<-done, outcome{info, err})
+	requireRound(t, out, 3)
+	require.NoError(t, out[0].info.Store.Set(ctx, "k", []byte("v")))
+	v, err := out[1].info.Store.Get(ctx, "k")
+	require.NoError(t, err)
+	assert.Equal(t, "v", string(v))
+}
+
+func Test32NodesJoinAtOnce(t *testing.T) {
+	srv := startServer(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	hs := newNodes(t, params(srv.Endpoint(), "many", 32, 32, nil), 32)
+	start := time.Now()
+	out := rendezvous(ctx, hs)
+	t.Logf("32 nodes joined at once in %v", time.Since(start))
+	requireRound(t, out, 32)
+	// Add from every node is atomic.
+	var wg sync.WaitGroup
+	for _, o := range out {
+		wg.Go(func() {
+			_, err := o.info.Store.Add(ctx, "count", 1)
+			assert.NoError(t, err)
+		})
+	}
+	wg.Wait()
+	n, err := out[0].info.Store.Add(ctx, "count", 0)
+	require.NoError(t, err)
+	assert.EqualValues(t, 32, n)
+}
+
+func TestCorruptStateIsReported(t *testing.T) {
+	srv := startServer(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	cli, err := clientv3.New(clientv3.Config{Endpoints: []string{srv.Endpoint()}, Logger: zap.NewNop()})
+	require.NoError(t, err)
+	defer cli.Close()
+	_, err = cli.Put(ctx, etcd.DefaultPrefix+"/corrupt/rdzv/state", "{not json")
+	require.NoError(t, err)
+	_, err = cli.Put(ctx, etcd.DefaultPrefix+"/corrupt/store/0/n", "seven")
+	require.NoError(t, err)
+
+	hs := newNodes(t, params(srv.Endpoint(), "corrupt", 1, 1, nil), 1)
+	_, err = hs[0].NextRendezvous(ctx)
+	require.ErrorIs(t, err, registry.ErrState)
+	assert.Contains(t, err.Error(), "etcdctl del "+etcd.DefaultPrefix+"/corrupt/rdzv/state")
+	_, err = hs[0].IsClosed(ctx)
+	require.ErrorIs(t, err, registry.ErrState)
+
+	_, err = cli.Delete(ctx, etcd.DefaultPrefix+"/corrupt/rdzv/state")
+	require.NoError(t, err)
+	info, err := hs[0].NextRendezvous(ctx)
+	require.NoError(t, err)
+	_, err = info.Store.Add(ctx, "n", 1)
+	require.ErrorIs(t, err, registry.ErrState)
+}
+
+func TestUnreachableServer(t *testing.T) {
+	// A port nothing listens on: start a server and stop it.
+	srv := startServer(t)
+	require.NoError(t, srv.Close())
+	hs := newNodes(t, params(srv.Endpoint(), "down", 1, 1, map[string]string{"read_timeout": "500ms"}), 1)
+	_, err := hs[0].NextRendezvous(context.Background())
+	require.ErrorIs(t, err, registry.ErrConnection)
+	assert.Contains(t, err.Error(), "check that it runs and is reachable")
+
+	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel()
+	_, err = hs[0].NextRendezvous(ctx)
+	require.ErrorIs(t, err, registry.ErrTimeout, "the caller's deadline is a timeout, not a connection error")
+}
+
+func TestShutdownLeavesAndIsIdempotent(t *testing.T) {
+	srv := startServer(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	hs := newNodes(t, params(srv.Endpoint(), "shutdown", 2, 2, nil), 2)
+	requireRound(t, rendezvous(ctx, hs), 2)
+	for range 2 {
+		ok, err := hs[1].Shutdown(ctx)
+		require.NoError(t, err)
+		assert.True(t, ok)
+	}
+	_, err := hs[1].NextRendezvous(ctx)
+	assert.ErrorContains(t, err, "shut down")
+	closed, err := hs[0].IsClosed(ctx)
+	require.NoError(t, err)
+	assert.False(t, closed, "Shutdown does not close the run")
+}
+
+func TestHostileConfigIsRejected(t *testing.T) {
+	tests := []struct {
+		name     string
+		endpoint string
+		conf     map[string]string
+		want     string
+	}{
+		{"negative join timeout", "localhost:2379", map[string]string{"join_timeout": "-5"}, `"join_timeout" is "-5"`},
+		{"zero last call", "localhost:2379", map[string]string{"last_call_timeout": "0"}, `"last_call_timeout" is "0"`},
+		{"huge close timeout", "localhost:2379", map[string]string{"close_timeout": "99999999999999999999"}, `"close_timeout" is "99999999999999999999", not a duration`},
+		{"huge join timeout", "localhost:2379", map[string]string{"join_timeout": "100000000"}, "from 1 to 604800"},
+		{"non-numeric", "localhost:2379", map[string]string{"join_timeout": "soon"}, `"join_timeout" is "soon", not a duration`},
+		{"sub-second keep-alive", "localhost:2379", map[string]string{"keep_alive_interval": "10ms"}, "whole seconds"},
+		{"heartbeat and keep_alive_interval", "localhost:2379", map[string]string{"keep_alive_interval": "5", "heartbeat": "5"}, "give only one"},
+		{"zero attempts", "localhost:2379", map[string]string{"keep_alive_max_attempt": "0"}, `"keep_alive_max_attempt" is 0`},
+		{"bad attempts", "localhost:2379", map[string]string{"keep_alive_max_attempt": "three"}, `"keep_alive_max_attempt" does not represent a valid integer`},
+		{"relative prefix", "localhost:2379", map[string]string{"prefix": "jobs"}, `"prefix" is "jobs"`},
+		{"bad protocol", "localhost:2379", map[string]string{"protocol": "gopher"}, `"protocol" is "gopher"`},
+		{"cert without key", "localhost:2379", map[string]string{"protocol": "https", "cert": "c.pem"}, `"cert" and "key" go together`},
+		{"missing cacert", "localhost:2379", map[string]string{"protocol": "https", "cacert": "/nonexistent/ca.pem"}, `"cacert": reading CA certificates`},
+		{"tls file over http", "localhost:2379", map[string]string{"cacert": "ca.pem"}, "set protocol=https"},
+		{"empty endpoint", "", nil, "endpoint is empty"},
+		{"port not a number", "localhost:http", nil, `has port "http"`},
+		{"port out of range", "localhost:70000", nil, `has port "70000"`},
+		{"no host", ":2379", nil, "has no valid host"},
+		{"empty port", "localhost:", nil, `has port ""`},
+		{"garbage", "not an endpoint/x", nil, "has no valid host"},
+		{"https endpoint over http", "https://localhost:2379", nil, "set protocol=https"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p := params(tt.endpoint, "hostile", 1, 2, tt.conf)
+			h, err := etcd.New(p)
+			require.Error(t, err)
+			assert.Nil(t, h)
+			assert.Contains(t, err.Error(), tt.want)
+			assert.Contains(t, err.Error(), "etcd rendezvous: invalid parameters")
+		})
+	}
+}
+
+func TestConfigAccepted(t *testing.T) {
+	for _, conf := range []map[string]string{
+		{"join_timeout": "1_000", "last_call_timeout": " 30 ", "close_timeout": "1m"},
+		{"heartbeat": "2", "etcd_prefix": "/jobs/", "protocol": "HTTP"},
+	} {
+		p := registry.Parameters{Backend: etcd.Backend, Endpoint: "127.0.0.1:2379,http://[::1]:2379,etcd.example", RunID: "ok", MinNodes: 1, MaxNodes: 2, Config: conf}
+		h, err := etcd.New(p)
+		require.NoError(t, err, "%v", conf)
+		_, err = h.Shutdown(context.Background())
+		require.NoError(t, err)
+	}
+	_, err := etcd.New(registry.Parameters{Backend: etcd.Backend, Endpoint: "localhost", MinNodes: 1, MaxNodes: 1})
+	assert.ErrorContains(t, err, "run id is empty")
+}
+
+func TestNewCreatorRegisters(t *testing.T) {
+	srv := startServer(t)
+	reg := registry.New()
+	require.NoError(t, reg.Register(etcd.Backend, etcd.NewCreator()))
+	h, err := reg.CreateHandler(params(srv.Endpoint(), "registry", 1, 1, nil))
+	require.NoError(t, err)
+	defer h.Shutdown(context.Background())
+	assert.Equal(t, "etcd", h.Backend())
+	assert.Equal(t, "registry", h.RunID())
+	info, err := h.NextRendezvous(context.Background())
+	require.NoError(t, err)
+	assert.Equal(t, registry.Info{Store: info.Store, Rank: 0, WorldSize: 1, Bootstrap: info.Bootstrap}, info)
+	assert.Equal(t, "127.0.0.1", info.Bootstrap.Addr)
+}

@@ -1,0 +1,531 @@
+// Package etcd is a dynamic rendezvous backend on etcd v3, registered
+// under the name "etcd": the nodes of a job find each other through an etcd
+// cluster they can all reach, the way PyTorch's etcd and c10d rendezvous
+// backends let them.
+//
+// It follows PyTorch's dynamic rendezvous. Nodes join a round; once
+// MinNodes have joined, a last-call window (last_call_timeout) lets more
+// arrive, and the round completes when it ends or at once when MaxNodes
+// have joined. Ranks follow the sorted node identifiers. Nodes that arrive
+// while a round runs wait for the next one; NumNodesWaiting counts them, and
+// the running nodes re-rendezvous (call NextRendezvous again) to let them
+// in. A node that dies loses its etcd lease after keep_alive_interval times
+// keep_alive_max_attempt and is dropped; the survivors re-rendezvous.
+//
+// The state of a run is one JSON value under <prefix>/<run id>/rdzv/state,
+// changed only by compare-and-swap transactions on its revision; nodes wait
+// for changes with etcd watches, never by polling. Every node holds a lease
+// and a key under <prefix>/<run id>/rdzv/alive/. The store of round r of a
+// run lives under <prefix>/<run id>/store/<r>/.
+//
+// The backend is an out-of-tree handler: its entry_points.txt declares it
+// in group torchrun.handlers, and discovery.Discover registers it.
+package etcd
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	clientv3 "go.etcd.io/etcd/client/v3"
+	"go.uber.org/zap"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/backoff"
+
+	"github.com/go-entrypoints/entrypoints/registry"
+)
+
+// Backend is the name the backend is registered under.
+const Backend = "etcd"
+
+// leaveTimeout bounds the clean-up a node does when it gives up a
+// rendezvous, so that giving up stays prompt when etcd is unreachable.
+const leaveTimeout = time.Second
+
+// watchRetry is the pause before watching again after a watch broke.
+const watchRetry = 100 * time.Millisecond
+
+// NewCreator returns the creator of etcd rendezvous handlers. It is the
+// value of this module's torchrun.handlers entry point.
+func NewCreator() registry.Creator { return New }
+
+// New creates an etcd rendezvous handler from p. p.Endpoint lists etcd
+// client addresses (host:port, comma-separated); p.Config holds the keys
+// described in the README (join_timeout, last_call_timeout, close_timeout,
+// keep_alive_interval, keep_alive_max_attempt, read_timeout, prefix,
+// protocol, cacert, cert, key). Every invalid value is reported, naming
+// its key. New does not contact etcd; the first call that does reports an
+// error wrapping registry.ErrConnection if it cannot.
+func New(p registry.Parameters) (registry.Handler, error) {
+	cfg, err := parseConfig(p)
+	if err != nil {
+		return nil, err
+	}
+	cli, err := clientv3.New(clientv3.Config{
+		Endpoints:            cfg.endpoints,
+		TLS:                  cfg.tls,
+		Logger:               zap.NewNop(),
+		DialKeepAliveTime:    cfg.keepAlive,
+		DialKeepAliveTimeout: cfg.readTimeout,
+		// gRPC backs off up to two minutes between reconnections; a node
+		// must see etcd again soon after it comes back.
+		DialOptions: []grpc.DialOption{grpc.WithConnectParams(grpc.ConnectParams{
+			Backoff:           backoff.Config{BaseDelay: 100 * time.Millisecond, Multiplier: 1.6, Jitter: 0.2, MaxDelay: time.Second},
+			MinConnectTimeout: time.Second,
+		})},
+	})
+	if err != nil {
+		return nil, fmt.Errorf("etcd rendezvous: creating etcd client for %s: %w: %w", strings.Join(cfg.endpoints, ","), registry.ErrConnection, err)
+	}
+	id := make([]byte, 4)
+	_, _ = rand.Read(id)
+	base := cfg.prefix + "/" + url.PathEscape(p.RunID)
+	h := &Handler{
+		cfg:         cfg,
+		bounds:      bounds{min: p.MinNodes, max: p.MaxNodes, lastCall: cfg.lastCallTimeout},
+		runID:       p.RunID,
+		cli:         cli,
+		rdzvPrefix:  base + "/rdzv/",
+		stateKey:    base + "/rdzv/state",
+		alivePrefix: base + "/rdzv/alive/",
+		storePrefix: base + "/store/",
+		self: member{
+			ID:   fmt.Sprintf("%s_%d_%s", cfg.localAddr, os.Getpid(), hex.EncodeToString(id)),
+			Addr: cfg.localAddr,
+		},
+	}
+	return h, nil
+}
+
+// Handler is an etcd rendezvous handler: one node of one run. Its methods
+// are safe for concurrent use.
+type Handler struct {
+	cfg    config
+	bounds bounds
+	runID  string
+	cli    *clientv3.Client
+	self   member
+
+	rdzvPrefix, stateKey, alivePrefix, storePrefix string
+
+	leaseMu sync.Mutex // serialises lease grants
+	lease   clientv3.LeaseID
+
+	mu      sync.Mutex
+	kaStop  context.CancelFunc // stops the keep-alive loop
+	kaDone  chan struct{}
+	shut    bool
+	shutOK  bool
+	shutErr error
+}
+
+// Backend returns "etcd".
+func (h *Handler) Backend() string { return Backend }
+
+// RunID returns the run this handler takes part in.
+func (h *Handler) RunID() string { return h.runID }
+
+// NextRendezvous joins the next round of the run and blocks until it
+// completes, at most join_timeout. See registry.Handler.
+func (h *Handler) NextRendezvous(ctx context.Context) (registry.Info, error) {
+	if err := h.checkOpen(); err != nil {
+		return registry.Info{}, err
+	}
+	ctx, cancel := context.WithTimeoutCause(ctx, h.cfg.joinTimeout,
+		fmt.Errorf("rendezvous did not complete within join_timeout (%v); start more nodes or raise join_timeout", h.cfg.joinTimeout))
+	defer cancel()
+	me := h.self
+	port, err := freePort()
+	if err != nil {
+		return registry.Info{}, err
+	}
+	me.Port = port
+	if err := h.ensureLive(ctx); err != nil {
+		return registry.Info{}, err
+	}
+	info, err := h.rendezvous(ctx, me)
+	if err != nil && ctx.Err() != nil {
+		// Give up our place, so that no round counts a node that left.
+		lctx, lcancel := context.WithTimeout(context.WithoutCancel(ctx), leaveTimeout)
+		_ = h.leave(lctx)
+		lcancel()
+	}
+	return info, err
+}
+
+// rendezvous runs PyTorch's exit-then-join operation against the shared
+// state until this node is a participant of a complete round.
+func (h *Handler) rendezvous(ctx context.Context, me member) (registry.Info, error) {
+	snap, err := h.read(ctx)
+	if err != nil {
+		return registry.Info{}, err
+	}
+	left := false
+	var unreachable error // the last failed read while waiting
+	watch := stateWatch{h: h, parent: ctx}
+	defer watch.stop()
+	var timer *time.Timer
+	defer func() {
+		if timer != nil {
+			timer.Stop()
+		}
+	}()
+	for {
+		if !snap.alive[me.ID] {
+			// Our lease expired (etcd lost us for longer than its TTL):
+			// take a new one before touching the state.
+			if err := h.renew(ctx); err != nil {
+				return registry.Info{}, err
+			}
+			if snap, err = h.read(ctx); err != nil {
+				return registry.Info{}, err
+			}
+			continue
+		}
+		if snap.st.Closed {
+			return registry.Info{}, fmt.Errorf("etcd rendezvous: run %q: %w", h.runID, registry.ErrClosed)
+		}
+		now := time.Now()
+		next := snap.st.clone()
+		changed := next.removeDead(snap.alive, h.bounds, now)
+		if !left {
+			changed = next.leave(me.ID, h.bounds, now) || changed
+		}
+		changed = next.join(me, h.bounds, now) || changed
+		if changed {
+			fresh, ok, err := h.cas(ctx, snap, next)
+			if err != nil {
+				return registry.Info{}, err
+			}
+			left = left || ok
+			snap = fresh
+			continue
+		}
+		left = true
+		if next.Complete {
+			if rank := indexOf(next.Participants, me.ID); rank >= 0 {
+				return h.info(next, rank), nil
+			}
+		}
+
+		var deadline <-chan time.Time
+		if !next.Complete && next.Deadline != 0 {
+			wait := time.Until(time.UnixMilli(next.Deadline)) + time.Millisecond
+			if timer == nil {
+				timer = time.NewTimer(wait)
+			} else {
+				timer.Reset(wait)
+			}
+			deadline = timer.C
+		}
+		select {
+		case resp, ok := <-watch.events(snap.rev + 1):
+			if !ok || resp.Err() != nil {
+				// The watch broke, most likely because etcd went away.
+				// Waiting rides out the outage: watch again from the same
+				// revision, which replays whatever changed meanwhile,
+				// without reading (a read would fail while etcd is down).
+				watch.stop()
+				if err := sleep(ctx, watchRetry); err != nil {
+					return registry.Info{}, h.opError(ctx, "waiting for the round to complete", err)
+				}
+				continue
+			}
+		case <-deadline:
+		case <-ctx.Done():
+			err := h.opError(ctx, "waiting for the round to complete", ctx.Err())
+			if unreachable != nil {
+				err = fmt.Errorf("%w (before that: %v)", err, unreachable)
+			}
+			return registry.Info{}, err
+		}
+		fresh, err := h.read(ctx)
+		if errors.Is(err, registry.ErrConnection) {
+			// etcd went away while we waited: keep waiting, and watch
+			// again from the last revision read once it is back.
+			unreachable = err
+			watch.stop()
+			if err := sleep(ctx, watchRetry); err != nil {
+				return registry.Info{}, fmt.Errorf("%w (before that: %v)", h.opError(ctx, "waiting for the round to complete", err), unreachable)
+			}
+			continue
+		}
+		if err != nil {
+			return registry.Info{}, err
+		}
+		snap, unreachable = fresh, nil
+	}
+}
+
+// stateWatch watches the rendezvous keys of a run, started on first use.
+type stateWatch struct {
+	h      *Handler
+	parent context.Context
+	cancel context.CancelFunc
+	ch     clientv3.WatchChan
+}
+
+// events returns the watch's channel, starting the watch from revision rev
+// if it is not running.
+func (w *stateWatch) events(rev int64) clientv3.WatchChan {
+	if w.ch == nil {
+		var ctx context.Context
+		ctx, w.cancel = context.WithCancel(w.parent)
+		w.ch = w.h.cli.Watch(ctx, w.h.rdzvPrefix, clientv3.WithPrefix(), clientv3.WithRev(rev))
+	}
+	return w.ch
+}
+
+func (w *stateWatch) stop() {
+	if w.cancel != nil {
+		w.cancel()
+	}
+	w.ch, w.cancel = nil, nil
+}
+
+func (h *Handler) info(st state, rank int) registry.Info {
+	boot := st.Participants[0]
+	return registry.Info{
+		Store:     &Store{h: h, prefix: h.storePrefix + strconv.Itoa(st.Round) + "/"},
+		Rank:      rank,
+		WorldSize: len(st.Participants),
+		Bootstrap: registry.BootstrapInfo{Addr: boot.Addr, Port: boot.Port},
+	}
+}
+
+// leave removes this node from the state of the run.
+func (h *Handler) leave(ctx context.Context) error {
+	for {
+		snap, err := h.read(ctx)
+		if err != nil {
+			return err
+		}
+		next := snap.st.clone()
+		if !next.leave(h.self.ID, h.bounds, time.Now()) {
+			return nil
+		}
+		if _, ok, err := h.cas(ctx, snap, next); err != nil || ok {
+			return err
+		}
+	}
+}
+
+// IsClosed reports whether the run has been closed.
+func (h *Handler) IsClosed(ctx context.Context) (bool, error) {
+	if err := h.checkOpen(); err != nil {
+		return false, err
+	}
+	snap, err := h.read(ctx)
+	if err != nil {
+		return false, err
+	}
+	return snap.st.Closed, nil
+}
+
+// SetClosed closes the run, within close_timeout: every node's
+// NextRendezvous fails with an error wrapping registry.ErrClosed.
+func (h *Handler) SetClosed(ctx context.Context) error {
+	if err := h.checkOpen(); err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeoutCause(ctx, h.cfg.closeTimeout,
+		fmt.Errorf("closing did not complete within close_timeout (%v)", h.cfg.closeTimeout))
+	defer cancel()
+	snap, err := h.read(ctx)
+	for err == nil {
+		if snap.st.Closed {
+			return nil
+		}
+		next := snap.st.clone()
+		next.Closed = true
+		var ok bool
+		if snap, ok, err = h.cas(ctx, snap, next); ok {
+			return nil
+		}
+	}
+	return err
+}
+
+// NumNodesWaiting returns the number of live nodes waiting for the next
+// round while the current one runs.
+func (h *Handler) NumNodesWaiting(ctx context.Context) (int, error) {
+	if err := h.checkOpen(); err != nil {
+		return 0, err
+	}
+	snap, err := h.read(ctx)
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, m := range snap.st.Wait {
+		if snap.alive[m.ID] {
+			n++
+		}
+	}
+	return n, nil
+}
+
+// Shutdown leaves the run, revokes this node's lease and closes the etcd
+// client, within close_timeout. Unlike PyTorch's, it does not close the
+// run: the other nodes go on. Later calls return the first call's result.
+func (h *Handler) Shutdown(ctx context.Context) (bool, error) {
+	h.mu.Lock()
+	if h.shut {
+		defer h.mu.Unlock()
+		return h.shutOK, h.shutErr
+	}
+	h.shut = true
+	h.mu.Unlock()
+	h.stopKeepAlive()
+
+	ctx, cancel := context.WithTimeout(ctx, h.cfg.closeTimeout)
+	defer cancel()
+	var errs []error
+	h.leaseMu.Lock()
+	lease := h.lease
+	h.leaseMu.Unlock()
+	if lease != 0 {
+		errs = append(errs, h.leave(ctx))
+		octx, ocancel := h.opContext(ctx)
+		if _, err := h.cli.Revoke(octx, lease); err != nil {
+			errs = append(errs, h.opError(ctx, "revoking the node's lease", err))
+		}
+		ocancel()
+	}
+	if err := h.cli.Close(); err != nil && !errors.Is(err, context.Canceled) {
+		errs = append(errs, fmt.Errorf("etcd rendezvous: closing the etcd client: %w", err))
+	}
+	err := errors.Join(errs...)
+
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.shutOK, h.shutErr = err == nil, err
+	return h.shutOK, h.shutErr
+}
+
+func (h *Handler) checkOpen() error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.shut {
+		return fmt.Errorf("etcd rendezvous: handler of run %q is shut down; create a new one: %w", h.runID, registry.ErrRendezvous)
+	}
+	return nil
+}
+
+// snapshot is the state as read at one etcd revision.
+type snapshot struct {
+	st     state
+	modRev int64 // revision of the state key, 0 if absent
+	rev    int64 // revision of the read
+	alive  map[string]bool
+}
+
+func (h *Handler) readOps() []clientv3.Op {
+	return []clientv3.Op{
+		clientv3.OpGet(h.stateKey),
+		clientv3.OpGet(h.alivePrefix, clientv3.WithPrefix(), clientv3.WithKeysOnly()),
+	}
+}
+
+// read returns the state of the run and the set of live nodes, atomically.
+func (h *Handler) read(ctx context.Context) (snapshot, error) {
+	octx, cancel := h.opContext(ctx)
+	defer cancel()
+	resp, err := h.cli.Txn(octx).Then(h.readOps()...).Commit()
+	if err != nil {
+		return snapshot{}, h.opError(ctx, "reading the rendezvous state", err)
+	}
+	return h.snapshotOf(resp)
+}
+
+func (h *Handler) snapshotOf(resp *clientv3.TxnResponse) (snapshot, error) {
+	snap := snapshot{rev: resp.Header.Revision, alive: make(map[string]bool)}
+	if len(resp.Responses) != 2 {
+		return snapshot{}, fmt.Errorf("etcd rendezvous: unexpected transaction response with %d results: %w", len(resp.Responses), registry.ErrState)
+	}
+	if kvs := resp.Responses[0].GetResponseRange().GetKvs(); len(kvs) > 0 {
+		st, err := decodeState(h.stateKey, kvs[0].Value)
+		if err != nil {
+			return snapshot{}, err
+		}
+		snap.st, snap.modRev = st, kvs[0].ModRevision
+	}
+	for _, kv := range resp.Responses[1].GetResponseRange().GetKvs() {
+		if id, err := url.PathUnescape(strings.TrimPrefix(string(kv.Key), h.alivePrefix)); err == nil {
+			snap.alive[id] = true
+		}
+	}
+	return snap, nil
+}
+
+// cas writes next if the state is still the one in snap. It returns the
+// state after the attempt and whether it succeeded.
+func (h *Handler) cas(ctx context.Context, snap snapshot, next state) (snapshot, bool, error) {
+	value, err := next.encode()
+	if err != nil {
+		return snapshot{}, false, err
+	}
+	octx, cancel := h.opContext(ctx)
+	defer cancel()
+	resp, err := h.cli.Txn(octx).
+		If(clientv3.Compare(clientv3.ModRevision(h.stateKey), "=", snap.modRev)).
+		Then(clientv3.OpPut(h.stateKey, value)).
+		Else(h.readOps()...).
+		Commit()
+	if err != nil {
+		return snapshot{}, false, h.opError(ctx, "updating the rendezvous state", err)
+	}
+	if resp.Succeeded {
+		return snapshot{st: next, modRev: resp.Header.Revision, rev: resp.Header.Revision, alive: snap.alive}, true, nil
+	}
+	fresh, err := h.snapshotOf(resp)
+	return fresh, false, err
+}
+
+// opContext bounds one request to etcd by read_timeout.
+func (h *Handler) opContext(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(ctx, h.cfg.readTimeout)
+}
+
+// opError classifies the failure of a request made under ctx: the
+// caller's context (or a deadline of ours) gives ErrTimeout, anything else
+// means etcd could not be reached and gives ErrConnection.
+func (h *Handler) opError(ctx context.Context, what string, err error) error {
+	if ctx.Err() != nil {
+		return fmt.Errorf("etcd rendezvous: run %q: %s: %w: %w", h.runID, what, registry.ErrTimeout, context.Cause(ctx))
+	}
+	return fmt.Errorf("etcd rendezvous: run %q: %s: etcd at %s did not answer within read_timeout (%v) (%v); check that it runs and is reachable: %w",
+		h.runID, what, strings.Join(h.cfg.endpoints, ","), h.cfg.readTimeout, err, registry.ErrConnection)
+}
+
+// sleep waits for d or until ctx is done.
+func sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// freePort returns a TCP port that was free a moment ago, for the job's
+// store should this node get rank 0.
+func freePort() (int, error) {
+	l, err := net.Listen("tcp", ":0")
+	if err != nil {
+		return 0, fmt.Errorf("etcd rendezvous: finding a free port for the bootstrap store: %w", err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}
