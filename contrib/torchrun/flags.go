@@ -15,6 +15,10 @@ import (
 // --rdzv-endpoint is given: torchrun's default master address and port.
 const defaultStaticEndpoint = "127.0.0.1:29500"
 
+// maxStandaloneNodes bounds --nnodes with --standalone: every node is a
+// goroutine with its own etcd client in this process.
+const maxStandaloneNodes = 256
+
 // options are the parsed command line.
 type options struct {
 	backend    string
@@ -109,6 +113,9 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 		}
 		if set["node-rank"] {
 			return bad("--standalone runs every node of the job: do not give --node-rank")
+		}
+		if o.maxNodes > maxStandaloneNodes {
+			return bad("--standalone runs at most %d nodes, not %d", maxStandaloneNodes, o.maxNodes)
 		}
 		o.backend = "etcd"
 	}

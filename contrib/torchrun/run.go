@@ -20,10 +20,6 @@ import (
 // shutdownTimeout bounds the shutdown of handlers and of the embedded etcd.
 const shutdownTimeout = 10 * time.Second
 
-// maxStandaloneNodes bounds --nnodes with --standalone: every node is a
-// goroutine with its own etcd client in this process.
-const maxStandaloneNodes = 256
-
 // progress prints one line per phase of the command, with the time the
 // phase took.
 type progress struct{ w io.Writer }
@@ -96,9 +92,6 @@ func runNode(ctx context.Context, o options, stdout, stderr io.Writer) error {
 // --nnodes nodes on the etcd backend, in this process.
 func runStandalone(ctx context.Context, o options, stdout, stderr io.Writer) error {
 	n := o.maxNodes
-	if n > maxStandaloneNodes {
-		return fmt.Errorf("--standalone runs at most %d nodes, not %d", maxStandaloneNodes, n)
-	}
 	p := progress{stderr}
 	discover(p, stderr)
 
