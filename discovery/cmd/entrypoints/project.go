@@ -61,10 +61,12 @@ func loadProject(workspace string) (*project, error) {
 		if p.modules, err = p.goListModules("all"); err != nil {
 			return nil, err
 		}
+		// Only modules with an entry_points.txt are read: the build list
+		// may hold hundreds of modules, some without a go.mod.
 		dirs := make([]string, 0, len(p.modules))
 		version := make(map[string]string)
 		for _, m := range p.modules {
-			if m.Dir != "" {
+			if m.Dir != "" && exists(filepath.Join(m.Dir, discovery.FileName)) {
 				dirs = append(dirs, m.Dir)
 				version[m.Path] = m.Version
 			}
