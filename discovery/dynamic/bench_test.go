@@ -69,7 +69,7 @@ func NewHandler() registry.Creator {
 	ok, _ := verify(cache, p.key)
 	require.True(b, ok)
 	start := time.Now()
-	_, errs := open(so, p)
+	_, errs := open(so, p, s)
 	opened := time.Since(start)
 	require.NoError(b, errs[0])
 

@@ -185,10 +185,10 @@ func (p *plan) parseBuildError(output string) *buildError {
 	return be
 }
 
-// goCommand returns the go command on PATH, after checking that it is the
-// version of Go that built this program: a plugin built by any other is
-// refused by plugin.Open.
-func goCommand(ctx context.Context) (string, error) {
+// goCommand returns the go command on PATH, after checking that, run with
+// the settings s, it is the version of Go that built this program: a
+// plugin built by any other is refused by plugin.Open.
+func goCommand(ctx context.Context, s *settings) (string, error) {
 	gobin, err := exec.LookPath("go")
 	if err != nil {
 		return "", &discovery.Error{
@@ -201,11 +201,13 @@ func goCommand(ctx context.Context) (string, error) {
 	v, ok := goVersions.m[gobin]
 	if !ok {
 		cmd := exec.CommandContext(ctx, gobin, "env", "GOVERSION")
-		cmd.Env = append(os.Environ(), "GOTOOLCHAIN=local")
+		cmd.Env = s.environ("off")
+		var stderr bytes.Buffer
+		cmd.Stderr = &stderr
 		out, err := cmd.Output()
 		if err != nil {
 			return "", &discovery.Error{
-				Err: fmt.Errorf("%w: %s env GOVERSION: %v", ErrGoCommand, gobin, err),
+				Err: fmt.Errorf("%w: %s env GOVERSION: %v: %s", ErrGoCommand, gobin, err, strings.TrimSpace(stderr.String())),
 				Fix: "install " + hostGoVersion() + " and put its bin directory on PATH, or " + generateFix,
 			}
 		}
@@ -226,13 +228,6 @@ var goVersions = struct {
 	sync.Mutex
 	m map[string]string
 }{m: make(map[string]string)}
-
-// hostGoVersion returns the version of Go that built this program, without
-// the experiments that runtime.Version may list after it.
-func hostGoVersion() string {
-	v, _, _ := strings.Cut(runtime.Version(), " ")
-	return v
-}
 
 // build runs the go command to build the plugin of p into the file out. A
 // failed build returns a *buildError.

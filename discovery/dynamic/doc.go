@@ -43,8 +43,10 @@
 //
 // Dynamic loading needs what Go plugins need: Linux, macOS or FreeBSD, a
 // program built with cgo (CGO_ENABLED=1 and a C compiler) by the gc
-// compiler, and, at run time, the go command of the same Go version that
-// built the program, on PATH. The first plugin built by a toolchain with a
+// compiler, and, at run time, a go command on PATH, which builds plugins
+// with the Go version that built the program (GOTOOLCHAIN set to it: a go
+// command of another version switches to it, downloading it if needed, as
+// it does when a go.mod asks for a version). The first plugin built by a toolchain with a
 // set of settings compiles the standard library for plugins, into the go
 // command's build cache, and takes several seconds (about 7 s, or 16 s with
 // -race, on two cores); later builds take under a second. A cached plugin

@@ -27,9 +27,9 @@ var (
 	// a func or var, or has a type its group does not accept.
 	ErrSymbol = errors.New("bad entry point symbol")
 	// ErrMismatch: a package that both this program and the plugin use
-	// differs between them, because the workspace changed since this
-	// program was built.
-	ErrMismatch = errors.New("the workspace changed since this program was built")
+	// differs between them, most often because the workspace changed since
+	// this program was built.
+	ErrMismatch = errors.New("a package differs between this program and the plugin")
 )
 
 // Fixes suggested in errors.

@@ -273,7 +273,7 @@ func TestFailures(t *testing.T) {
 		w.write(map[string]string{"shared/shared.go": "package shared\n\nconst Version = \"2\"\n"})
 		out, err := w.run("app", nil, exe, "myhandler", "good")
 		require.Error(t, err)
-		assert.Regexp(t, `failed myhandler is=\[ErrMismatch\]: .*package example.com/shared in the workspace differs from the one in this program.*; fix: rebuild the program`, out)
+		assert.Regexp(t, `failed myhandler is=\[ErrMismatch\]: .*a package differs between this program and the plugin: package example.com/shared: the workspace changed since this program was built.*; fix: rebuild the program`, out)
 		// badsym does not use shared: its plugin still loads.
 		assert.Contains(t, out, "handler good v1")
 	})

@@ -123,7 +123,7 @@ func (l *load) module(dir string, eps []discovery.EntryPoint, split bool) ([]any
 			}
 			return values, errs
 		}
-		vals, es := open(so, p)
+		vals, es := open(so, p, l.settings)
 		for j, i := range live {
 			values[i], errs[i] = vals[j], es[j]
 		}
@@ -142,7 +142,7 @@ func (l *load) resolve(p *plan) (string, error) {
 	if ok, _ := verify(l.cache, p.key); ok {
 		return so, nil
 	}
-	gobin, err := goCommand(l.ctx)
+	gobin, err := goCommand(l.ctx, l.settings)
 	if err != nil {
 		return "", err
 	}
@@ -182,13 +182,13 @@ func (l *load) resolve(p *plan) (string, error) {
 	return so, nil
 }
 
-// open loads the plugin so built from p and returns the values of its entry
-// points.
-func open(so string, p *plan) ([]any, []error) {
+// open loads the plugin so built from p with s and returns the values of
+// its entry points.
+func open(so string, p *plan, s *settings) ([]any, []error) {
 	values, errs := make([]any, len(p.eps)), make([]error, len(p.eps))
 	pl, err := plugin.Open(so)
 	if err != nil {
-		err = openError(err)
+		err = openError(err, s)
 		for i := range errs {
 			errs[i] = err
 		}
@@ -228,8 +228,8 @@ func isHandlerValue(v any) bool {
 	return false
 }
 
-// openError explains an error of plugin.Open.
-func openError(err error) error {
+// openError explains an error of plugin.Open of a plugin built with s.
+func openError(err error, s *settings) error {
 	const mismatch = "plugin was built with a different version of package "
 	_, pkg, ok := strings.Cut(err.Error(), mismatch)
 	if !ok {
@@ -238,14 +238,19 @@ func openError(err error) error {
 	pkg, _, _ = strings.Cut(pkg, " ")
 	if first, _, _ := strings.Cut(pkg, "/"); !strings.Contains(first, ".") {
 		// A package of the standard library: the plugin was not built
-		// like this program, which the settings should prevent.
+		// like this program.
+		why, fix := "they were built with different settings", "rebuild the program, or "+generateFix
+		if s.cover {
+			why = "this program was built with -cover, and -coverpkg instruments packages that the build information does not list"
+			fix = "run without -coverpkg, or " + generateFix
+		}
 		return &discovery.Error{
-			Err: fmt.Errorf("%w: package %s of the standard library differs between this program and its plugin, which were built with different settings or Go versions (%v)", ErrMismatch, pkg, err),
-			Fix: "rebuild the program with the go command on PATH, or " + generateFix,
+			Err: fmt.Errorf("%w: package %s of the standard library: %s (%v)", ErrMismatch, pkg, why, err),
+			Fix: fix,
 		}
 	}
 	return &discovery.Error{
-		Err: fmt.Errorf("%w: package %s in the workspace differs from the one in this program (%v)", ErrMismatch, pkg, err),
+		Err: fmt.Errorf("%w: package %s: the workspace changed since this program was built (%v)", ErrMismatch, pkg, err),
 		Fix: rebuildFix,
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"regexp"
 	"runtime"
 	"runtime/debug"
 	"strings"
@@ -19,6 +20,7 @@ import (
 type settings struct {
 	flags []string // go build flags, after "build"
 	env   []string // KEY=VALUE pairs that override the environment
+	cover bool     // the program was built with -cover
 }
 
 // archEnv are the variables that select an architecture's instruction set
@@ -66,8 +68,9 @@ func settingsOf(m map[string]string) *settings {
 			"-asmflags=" + m["-asmflags"],
 			"-pgo=" + pgo,
 		},
+		cover: m["-cover"] == "true",
 		env: []string{
-			"GOTOOLCHAIN=local",
+			"GOTOOLCHAIN=" + toolchain(),
 			"CGO_ENABLED=1",
 			"GOOS=" + runtime.GOOS,
 			"GOARCH=" + runtime.GOARCH,
@@ -92,6 +95,28 @@ func settingsOf(m map[string]string) *settings {
 		}
 	}
 	return s
+}
+
+// toolchain returns the GOTOOLCHAIN setting that selects the Go version
+// that built this program, the only one whose plugins it can load: the go
+// command on PATH runs it, as it does when a go.work or go.mod asks for it
+// (downloading it if it must). A development version of Go can only be the
+// local one.
+func toolchain() string {
+	if v := hostGoVersion(); releaseRE.MatchString(v) {
+		return v
+	}
+	return "local"
+}
+
+// releaseRE matches the names of Go releases.
+var releaseRE = regexp.MustCompile(`^go1\.\d+(\.\d+)?((rc|beta)\d+)?$`)
+
+// hostGoVersion returns the version of Go that built this program, without
+// the experiments that runtime.Version may list after it.
+func hostGoVersion() string {
+	v, _, _ := strings.Cut(runtime.Version(), " ")
+	return v
 }
 
 // environ returns the environment of the go command that builds a plugin

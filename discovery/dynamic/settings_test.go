@@ -24,7 +24,7 @@ func TestSettingsOf(t *testing.T) {
 		name:     "defaults",
 		settings: map[string]string{"-buildmode": "exe", "-compiler": "gc", "CGO_ENABLED": "1", "GOAMD64": "v1"},
 		flags:    []string{"-buildmode=plugin", "-buildvcs=false", "-race=false", "-msan=false", "-asan=false", "-trimpath=false", "-tags=", "-gcflags=", "-asmflags=", "-pgo=off"},
-		env:      []string{"CGO_ENABLED=1", "GOTOOLCHAIN=local", "GOEXPERIMENT=", "GOFIPS140=off", "GOAMD64=v1", "GOOS=" + runtime.GOOS, "GOARCH=" + runtime.GOARCH},
+		env:      []string{"CGO_ENABLED=1", "GOTOOLCHAIN=" + strings.Fields(runtime.Version())[0], "GOEXPERIMENT=", "GOFIPS140=off", "GOAMD64=v1", "GOOS=" + runtime.GOOS, "GOARCH=" + runtime.GOARCH},
 		never:    []string{"-ldflags", "-cover"},
 	}, {
 		name: "go test -race -trimpath -tags -gcflags -pgo",
@@ -85,9 +85,18 @@ func TestEnviron(t *testing.T) {
 	assert.Equal(t, []string{"/ws/go.work"}, values["GOWORK"])
 	assert.Equal(t, []string{"1"}, values["CGO_ENABLED"])
 	assert.Equal(t, []string{""}, values["GOEXPERIMENT"])
-	assert.Equal(t, []string{"local"}, values["GOTOOLCHAIN"])
+	assert.Equal(t, []string{toolchain()}, values["GOTOOLCHAIN"])
 	assert.Equal(t, []string{"yes"}, values["DYNAMIC_TEST_KEPT"])
 	assert.Equal(t, []string{os.Getenv("PATH")}, values["PATH"])
+}
+
+func TestToolchain(t *testing.T) {
+	for v, want := range map[string]bool{
+		"go1.26.8": true, "go1.27": true, "go1.27rc1": true, "go1.27beta2": true,
+		"devel go1.27-abcdef": false, "go1.26.8 X:jsonv2": false, "": false,
+	} {
+		assert.Equal(t, want, releaseRE.MatchString(v), v)
+	}
 }
 
 func TestHostSettings(t *testing.T) {
