@@ -45,16 +45,17 @@
 // program built with cgo (CGO_ENABLED=1 and a C compiler) by the gc
 // compiler, and, at run time, a go command on PATH, which builds plugins
 // with the Go version that built the program (GOTOOLCHAIN set to it: a go
-// command of another version switches to it, downloading it if needed, as
-// it does when a go.mod asks for a version). The first plugin built by a toolchain with a
-// set of settings compiles the standard library for plugins, into the go
-// command's build cache, and takes several seconds (about 7 s, or 16 s with
-// -race, on two cores); later builds take under a second. A cached plugin
-// costs about 0.3 ms on top of plugin.Open, which itself takes about 2.5 ms
-// for a small handler (see BenchmarkCachedLoad): the key is a hash of the
-// sources, and a plugin is hashed in full only until its file identity,
-// recorded after it was built, can be trusted. Each build is logged by
-// log/slog at level Info, with what is built, why and how long it took.
+// command of another version switches to it, downloading it if needed, as it
+// does when a go.mod asks for a version). The first plugin built by a
+// toolchain with a set of settings compiles the standard library for
+// plugins, into the go command's build cache, and takes several seconds
+// (about 7 s, or 16 s with -race, on two cores); later builds take under a
+// second. A cached plugin costs about 0.3 ms on top of plugin.Open, which
+// itself takes about 2.5 ms for a small handler (see BenchmarkCachedLoad):
+// the key is a hash of the sources, and a plugin is hashed in full only
+// until its file identity, recorded after it was built, can be trusted. Each
+// build is logged by log/slog at level Info, with what is built, why and how
+// long it took.
 //
 // Where a plugin cannot work, discovery.Discover reports each entry point
 // with why and what to do, and registers every other one: see ErrUnsupported
