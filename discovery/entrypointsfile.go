@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"fmt"
 	"go/token"
-	"regexp"
 	"strings"
 
 	"golang.org/x/mod/module"
@@ -21,10 +20,46 @@ const maxFileSize = 1 << 20
 // maxFileErrors bounds the errors reported for one file.
 const maxFileErrors = 10
 
-var (
-	groupRE = regexp.MustCompile(`^\w+(\.\w+)*$`)
-	nameRE  = regexp.MustCompile(`^[A-Za-z0-9_.-]+$`)
-)
+// isGroup reports whether g is a valid group name: words of ASCII letters,
+// digits and '_' joined by dots, the regexp ^\w+(\.\w+)*$.
+func isGroup(g string) bool {
+	word := 0 // length of the current word
+	for i := 0; i < len(g); i++ {
+		switch c := g[i]; {
+		case c == '.':
+			if word == 0 {
+				return false
+			}
+			word = 0
+		case isWordByte(c):
+			word++
+		default:
+			return false
+		}
+	}
+	return word > 0
+}
+
+// isName reports whether name is a valid entry point name: ASCII letters,
+// digits, '_', '.' and '-', the regexp ^[A-Za-z0-9_.-]+$.
+func isName(name string) bool {
+	for i := 0; i < len(name); i++ {
+		if c := name[i]; !isWordByte(c) && c != '.' && c != '-' {
+			return false
+		}
+	}
+	return name != ""
+}
+
+// isWordByte reports whether c is an ASCII letter, digit or '_' (\w).
+func isWordByte(c byte) bool {
+	return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '_'
+}
+
+// seenMapMin is the number of entry points in a file from which ParseFile
+// looks for duplicates in a map rather than in the entry points themselves:
+// most files declare one or two.
+const seenMapMin = 8
 
 // ParseFile parses the contents of an entry_points.txt file. The file name
 // is used in positions and errors only. It returns every well-formed entry
@@ -42,7 +77,7 @@ func ParseFile(file string, data []byte) ([]EntryPoint, error) {
 		eps   []EntryPoint
 		errs  ErrorList
 		group string
-		seen  = make(map[[2]string]int) // (group, name) -> line
+		seen  map[[2]string]int // (group, name) -> line, once there are seenMapMin
 	)
 	fail := func(line int, format string, args ...any) {
 		errs = append(errs, &Error{File: file, Line: line, Err: fmt.Errorf(format, args...)})
@@ -52,12 +87,13 @@ func ParseFile(file string, data []byte) ([]EntryPoint, error) {
 		return nil, errs
 	}
 	data = bytes.TrimPrefix(data, []byte("\ufeff"))
-	for i, raw := range strings.Split(string(data), "\n") {
+	line := 0
+	for raw := range strings.SplitSeq(string(data), "\n") {
+		line++
 		if len(errs) >= maxFileErrors {
-			fail(i+1, "too many errors; stopped reading")
+			fail(line, "too many errors; stopped reading")
 			break
 		}
-		line := i + 1
 		text := strings.TrimSpace(raw)
 		switch {
 		case text == "" || strings.HasPrefix(text, "#"):
@@ -65,7 +101,7 @@ func ParseFile(file string, data []byte) ([]EntryPoint, error) {
 		case strings.HasPrefix(text, "["):
 			g, ok := strings.CutSuffix(text, "]")
 			g = strings.TrimSpace(strings.TrimPrefix(g, "["))
-			if !ok || !groupRE.MatchString(g) {
+			if !ok || !isGroup(g) {
 				fail(line, "invalid group header %s: want [group], where group is words joined by dots, such as [torchrun.handlers]", quote(text))
 				group = ""
 				continue
@@ -83,7 +119,7 @@ func ParseFile(file string, data []byte) ([]EntryPoint, error) {
 			fail(line, "entry point %s is not in a group: put a valid [group] header, such as [torchrun.handlers], above it", quote(name))
 			continue
 		}
-		if !nameRE.MatchString(name) {
+		if !isName(name) {
 			fail(line, "invalid entry point name %s: want letters, digits, '_', '.' or '-'", quote(name))
 			continue
 		}
@@ -92,12 +128,29 @@ func ParseFile(file string, data []byte) ([]EntryPoint, error) {
 			continue
 		}
 		key := [2]string{group, name}
-		if prev, dup := seen[key]; dup {
+		prev, dup := seen[key]
+		if seen == nil {
+			for _, ep := range eps {
+				if ep.Group == group && ep.Name == name {
+					prev, dup = ep.Line, true
+					break
+				}
+			}
+		}
+		if dup {
 			fail(line, "entry point %s is declared twice in group [%s]; the first is at line %d: remove or rename one", name, group, prev)
 			continue
 		}
-		seen[key] = line
 		eps = append(eps, EntryPoint{Group: group, Name: name, Value: value, File: file, Line: line})
+		switch {
+		case seen != nil:
+			seen[key] = line
+		case len(eps) == seenMapMin:
+			seen = make(map[[2]string]int)
+			for _, ep := range eps {
+				seen[[2]string{ep.Group, ep.Name}] = ep.Line
+			}
+		}
 	}
 	if len(errs) > 0 {
 		return eps, errs

@@ -141,7 +141,7 @@ func readModules(dirs []string) (*workspace, ErrorList) {
 // out the second use of a module path.
 func dedupModules(file string, mods []wsModule) (*workspace, ErrorList) {
 	ws := &workspace{file: file, modules: mods[:0]}
-	seen := make(map[string]int) // module path -> line
+	seen := make(map[string]int, len(mods)) // module path -> line
 	var errs ErrorList
 	for _, m := range mods {
 		errs = append(errs, m.errs...)
@@ -171,7 +171,7 @@ func readModule(dir, file string, line int, use string) wsModule {
 			readBufs.Put(buf)
 		}
 	}()
-	gomod := filepath.Join(m.dir, "go.mod")
+	gomod := joinFile(m.dir, "go.mod")
 	data, err := readFileInto(gomod, buf)
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
@@ -188,7 +188,7 @@ func readModule(dir, file string, line int, use string) wsModule {
 		m.errs = ErrorList{{File: gomod, Err: errors.New("no module directive"), Fix: "add a module line, such as: module example.com/" + filepath.Base(m.dir)}}
 		return m
 	}
-	epfile := filepath.Join(m.dir, FileName)
+	epfile := joinFile(m.dir, FileName)
 	data, err = readFileInto(epfile, buf)
 	if err != nil {
 		if !errors.Is(err, fs.ErrNotExist) {
@@ -220,6 +220,16 @@ func readFile(name string) ([]byte, error) {
 		err = fmt.Errorf("%s is larger than %d bytes", name, maxFileSize)
 	}
 	return data, err
+}
+
+// joinFile returns filepath.Join(dir, name) for a file name without
+// separators, without cleaning dir again when it is an absolute clean path,
+// as the module directories of a workspace are.
+func joinFile(dir, name string) string {
+	if filepath.IsAbs(dir) && !os.IsPathSeparator(dir[len(dir)-1]) && filepath.Clean(dir) == dir {
+		return dir + string(filepath.Separator) + name
+	}
+	return filepath.Join(dir, name)
 }
 
 // readBufs holds the buffers that readModule reads files into, so that
