@@ -8,21 +8,24 @@
 //
 //   - Find: discovery.Find with WithWorkspace and WithGroup;
 //   - floor: a plain loop reading the same go.work, go.mod and
-//     entry_points.txt files with os.ReadFile, with the parallelism Find
-//     uses (GOMAXPROCS workers above 32 modules);
+//     entry_points.txt files, with the parallelism Find uses (GOMAXPROCS
+//     workers above 32 modules), each file with the fewest system calls
+//     (open, read to the end, close; os.ReadFile elsewhere than unix);
+//   - ReadFile: the same loop with os.ReadFile, for reference;
 //   - Python: importlib.metadata.entry_points(group=...) over the
-//     equivalent distributions, in one python3 process;
+//     equivalent distributions, in one python3 process kept running;
 //
-// and prints a table with the ratios Find/floor and Python/Find, the time
-// per module, and the bytes and allocations of Find per module.
+// The four are interleaved, call after call, so that they see the same
+// load. It prints a table with the ratios Find/floor and Python/Find, the
+// time per module, and the bytes and allocations of Find per module.
 //
 // Usage:
 //
-//	go run ./discovery/internal/cmd/findbench [-sizes 100,1000,10000] [-every 10] [-python python3] [-time 1s]
+//	go run ./discovery/internal/cmd/findbench [-sizes 100,1000,10000] [-every 10] [-python python3] [-time 2s]
 package main
 
 import (
-	"bytes"
+	"bufio"
 	"errors"
 	"flag"
 	"fmt"
@@ -49,7 +52,7 @@ func main() {
 	sizes := flag.String("sizes", "100,1000,10000", "comma-separated `list` of workspace sizes, in modules")
 	every := flag.Int("every", 10, "also measure workspaces where one module in `n` declares an entry point (0: skip)")
 	python := flag.String("python", "python3", "Python `interpreter` to compare with; empty to skip")
-	target := flag.Duration("time", time.Second, "time to spend timing each `measurement`, at least 5 calls")
+	target := flag.Duration("time", 2*time.Second, "time to spend timing each `row`, at least 7 calls of each")
 	flag.Usage = func() {
 		fmt.Fprintf(flag.CommandLine.Output(), "usage: findbench [flags]\n\nTimes discovery.Find against the I/O floor and Python's importlib.metadata.\n\n")
 		flag.PrintDefaults()
@@ -85,10 +88,10 @@ func main() {
 
 // A result is one row of the table.
 type result struct {
-	shape                  synthws.Shape
-	find, floor, python    time.Duration
-	findReps, pythonReps   int
-	bytesPerMod, allocsPer float64
+	shape                           synthws.Shape
+	find, floor, readFile, python   time.Duration
+	calls                           int
+	bytesPerModule, allocsPerModule float64
 }
 
 func run(w io.Writer, shapes []synthws.Shape, python string, target time.Duration) error {
@@ -98,7 +101,7 @@ func run(w io.Writer, shapes []synthws.Shape, python string, target time.Duratio
 	}
 	defer os.RemoveAll(dir)
 
-	pyVersion := "skipped"
+	pyVersion := "Python skipped"
 	if python != "" {
 		out, err := exec.Command(python, "--version").CombinedOutput()
 		if err != nil {
@@ -127,7 +130,7 @@ func run(w io.Writer, shapes []synthws.Shape, python string, target time.Duratio
 	}
 
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "modules\tdeclaring\tFind\tfloor\tPython\tFind/floor\tPython/Find\tFind/module\tB/module\tallocs/module\t")
+	fmt.Fprintln(tw, "modules\tdeclaring\tFind\tfloor\tReadFile\tPython\tFind/floor\tPython/Find\tFind/module\tB/module\tallocs/module\t")
 	for _, r := range results {
 		declaring := "all"
 		if r.shape.Every > 1 {
@@ -138,16 +141,19 @@ func run(w io.Writer, shapes []synthws.Shape, python string, target time.Duratio
 			py = dur(r.python)
 			ratio = fmt.Sprintf("%.1fx", float64(r.python)/float64(r.find))
 		}
-		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%.2fx\t%s\t%s\t%.0f\t%.1f\t\n",
-			r.shape.Modules, declaring, dur(r.find), dur(r.floor), py,
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%.2fx\t%s\t%s\t%.0f\t%.1f\t\n",
+			r.shape.Modules, declaring, dur(r.find), dur(r.floor), dur(r.readFile), py,
 			float64(r.find)/float64(r.floor), ratio,
-			dur(r.find/time.Duration(r.shape.Modules)), r.bytesPerMod, r.allocsPer)
+			dur(r.find/time.Duration(r.shape.Modules)), r.bytesPerModule, r.allocsPerModule)
 	}
 	if err := tw.Flush(); err != nil {
 		return err
 	}
-	fmt.Fprintf(w, "\nmedians of repeated warm calls in one process (Find/floor interleaved: %s calls each; Python: %s calls)\n",
-		reps(results, func(r result) int { return r.findReps }), reps(results, func(r result) int { return r.pythonReps }))
+	lo, hi := results[0].calls, results[0].calls
+	for _, r := range results {
+		lo, hi = min(lo, r.calls), max(hi, r.calls)
+	}
+	fmt.Fprintf(w, "\nmedians of %d to %d warm calls of each, interleaved; Python in one process kept running\n", lo, hi)
 	return nil
 }
 
@@ -167,111 +173,154 @@ func measure(dir string, s synthws.Shape, python string, target time.Duration) (
 	}
 	want := s.EntryPoints()
 	logger := slog.New(slog.DiscardHandler)
-	var findErr error
-	find := func() {
+	find := func() (time.Duration, error) {
+		start := time.Now()
 		eps, err := discovery.Find(discovery.WithWorkspace(ws.GoWork), discovery.WithGroup(synthws.Group), discovery.WithLogger(logger))
+		d := time.Since(start)
 		switch {
 		case err != nil:
-			findErr = err
+			return 0, err
 		case len(eps) != want:
-			findErr = fmt.Errorf("discovery.Find found %d entry points, want %d", len(eps), want)
+			return 0, fmt.Errorf("discovery.Find found %d entry points, want %d", len(eps), want)
 		}
+		return d, nil
 	}
 	fl := newFloor(ws)
-	floor := func() {
-		if err := fl.read(); err != nil {
-			findErr = err
+	timers := []func() (time.Duration, error){
+		find,
+		func() (time.Duration, error) { return fl.time(readLean) },
+		func() (time.Duration, error) { return fl.time(readFile) },
+	}
+	if python != "" {
+		if err := synthws.WritePython(pyDir, s); err != nil {
+			return r, err
+		}
+		py, err := startPython(python, pyDir, want)
+		if err != nil {
+			return r, err
+		}
+		defer py.close()
+		timers = append(timers, py.call)
+	}
+
+	// A first call of each warms the page cache and tells how many calls
+	// fit in the target time.
+	times := make([][]time.Duration, len(timers))
+	var cost time.Duration
+	call := func(keep bool) error {
+		for i, f := range timers {
+			d, err := f()
+			if err != nil {
+				return err
+			}
+			if keep {
+				times[i] = append(times[i], d)
+			}
+			cost += d
+		}
+		return nil
+	}
+	if err := call(false); err != nil {
+		return r, err
+	}
+	r.calls = max(7, min(1001, int(target/max(cost, 1))))
+	for range r.calls {
+		if err := call(true); err != nil {
+			return r, err
 		}
 	}
-
-	// Warm the page cache and the runtime, then pick the number of calls.
-	find()
-	floor()
-	if findErr != nil {
-		return r, findErr
+	r.find, r.floor, r.readFile = median(times[0]), median(times[1]), median(times[2])
+	if python != "" {
+		r.python = median(times[3])
 	}
-	start := time.Now()
-	find()
-	r.findReps = max(5, min(1001, int(target/max(time.Since(start), 1))))
-
-	var findTimes, floorTimes []time.Duration
-	for range r.findReps {
-		start := time.Now()
-		find()
-		findTimes = append(findTimes, time.Since(start))
-		start = time.Now()
-		floor()
-		floorTimes = append(floorTimes, time.Since(start))
-	}
-	if findErr != nil {
-		return r, findErr
-	}
-	r.find, r.floor = median(findTimes), median(floorTimes)
 
 	// Allocations, measured apart so that the floor's do not count.
-	calls := max(3, r.findReps/4)
+	calls := max(3, r.calls/4)
 	var before, after runtime.MemStats
 	runtime.GC()
 	runtime.ReadMemStats(&before)
 	for range calls {
-		find()
+		if _, err := find(); err != nil {
+			return r, err
+		}
 	}
 	runtime.ReadMemStats(&after)
-	per := float64(calls * s.Modules)
-	r.bytesPerMod = float64(after.TotalAlloc-before.TotalAlloc) / per
-	r.allocsPer = float64(after.Mallocs-before.Mallocs) / per
-
-	if python == "" {
-		return r, nil
-	}
-	if err := synthws.WritePython(pyDir, s); err != nil {
-		return r, err
-	}
-	r.python, r.pythonReps, err = timePython(python, pyDir, want, target)
-	return r, err
+	perModule := float64(calls * s.Modules)
+	r.bytesPerModule = float64(after.TotalAlloc-before.TotalAlloc) / perModule
+	r.allocsPerModule = float64(after.Mallocs-before.Mallocs) / perModule
+	return r, nil
 }
 
-// pythonScript times importlib.metadata.entry_points(group=...) with the
-// distributions in sys.argv[1] first on sys.path: one warm-up call, then
-// repeated calls for about sys.argv[3] seconds (5 to 101 calls). It prints
-// the median time in seconds and the number of calls.
+// pythonScript serves timings of importlib.metadata.entry_points(group=...)
+// with the distributions in sys.argv[1] first on sys.path: after a warm-up
+// call that checks the number of entry points, it answers each line of its
+// input with the duration, in seconds, of one more call.
 const pythonScript = `
-import statistics, sys, time
-site, want, target = sys.argv[1], int(sys.argv[2]), float(sys.argv[3])
+import sys, time
+site, want = sys.argv[1], int(sys.argv[2])
 sys.path.insert(0, site)
 from importlib.metadata import entry_points
 def once():
-    return len(entry_points(group=` + "'" + synthws.Group + "'" + `))
-start = time.perf_counter()
+    return len(entry_points(group=sys.argv[3]))
 n = once()
-first = time.perf_counter() - start
 if n != want:
     sys.exit(f"entry_points found {n} entry points, want {want}")
-reps = max(5, min(101, int(target / first)))
-times = []
-for _ in range(reps):
+print("ready", flush=True)
+for _ in sys.stdin:
     start = time.perf_counter()
     once()
-    times.append(time.perf_counter() - start)
-print(statistics.median(times), reps)
+    print(time.perf_counter() - start, flush=True)
 `
 
-func timePython(python, site string, want int, target time.Duration) (time.Duration, int, error) {
+// A pythonTimer is a Python process running pythonScript.
+type pythonTimer struct {
+	cmd *exec.Cmd
+	in  io.WriteCloser
+	out *bufio.Scanner
+}
+
+func startPython(python, site string, want int) (*pythonTimer, error) {
 	// -I -S: no user or site packages, so that Python reads our
-	// distributions and nothing else.
-	cmd := exec.Command(python, "-I", "-S", "-c", pythonScript, site, strconv.Itoa(want), strconv.FormatFloat(target.Seconds(), 'f', -1, 64))
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
+	// distributions and little else.
+	cmd := exec.Command(python, "-I", "-S", "-c", pythonScript, site, strconv.Itoa(want), synthws.Group)
+	cmd.Stderr = os.Stderr
+	in, err := cmd.StdinPipe()
 	if err != nil {
-		return 0, 0, fmt.Errorf("timing importlib.metadata with %s: %v: %s", python, err, bytes.TrimSpace(stderr.Bytes()))
+		return nil, err
 	}
-	var secs float64
-	var n int
-	if _, err := fmt.Sscan(string(out), &secs, &n); err != nil {
-		return 0, 0, fmt.Errorf("reading the output of %s %q: %v", python, out, err)
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		return nil, err
 	}
-	return time.Duration(secs * float64(time.Second)), n, nil
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("starting %s: %w", python, err)
+	}
+	p := &pythonTimer{cmd: cmd, in: in, out: bufio.NewScanner(out)}
+	if !p.out.Scan() || p.out.Text() != "ready" {
+		p.close()
+		return nil, fmt.Errorf("%s did not start timing importlib.metadata (see its errors above)", python)
+	}
+	return p, nil
+}
+
+// call times one call of entry_points in the Python process.
+func (p *pythonTimer) call() (time.Duration, error) {
+	if _, err := io.WriteString(p.in, "\n"); err != nil {
+		return 0, fmt.Errorf("python: %w", err)
+	}
+	if !p.out.Scan() {
+		return 0, errors.New("python stopped answering (see its errors above)")
+	}
+	secs, err := strconv.ParseFloat(p.out.Text(), 64)
+	if err != nil {
+		return 0, fmt.Errorf("python answered %q: %w", p.out.Text(), err)
+	}
+	return time.Duration(secs * float64(time.Second)), nil
+}
+
+func (p *pythonTimer) close() {
+	p.in.Close()
+	p.cmd.Wait()
 }
 
 // floor reads the files that any discovery of a workspace must read, and
@@ -279,7 +328,8 @@ func timePython(python, site string, want int, target time.Duration) (time.Durat
 type floor struct {
 	gowork string
 	files  [][2]string // go.mod, entry_points.txt of each module
-	n      atomic.Int64
+	bufs   sync.Pool
+	n      atomic.Int64 // bytes read, so that reading is not optimised away
 }
 
 func newFloor(ws *synthws.Workspace) *floor {
@@ -287,34 +337,45 @@ func newFloor(ws *synthws.Workspace) *floor {
 	for i, d := range ws.Dirs {
 		f.files[i] = [2]string{filepath.Join(d, "go.mod"), filepath.Join(d, discovery.FileName)}
 	}
+	f.bufs.New = func() any { return new([]byte) }
 	return f
 }
 
-// read reads the files, with the parallelism discovery.Find uses.
-func (f *floor) read() error {
-	data, err := os.ReadFile(f.gowork)
-	if err != nil {
-		return err
-	}
-	f.n.Store(int64(len(data)))
+// time reads the files with read, with the parallelism discovery.Find uses,
+// and returns how long it took.
+func (f *floor) time(read func(name string, buf *[]byte) (int, error)) (time.Duration, error) {
+	start := time.Now()
 	var (
 		mu   sync.Mutex
 		errs []error
 	)
+	buf := f.bufs.Get().(*[]byte)
+	n, err := read(f.gowork, buf)
+	f.bufs.Put(buf)
+	if err != nil {
+		return 0, err
+	}
+	f.n.Add(int64(n))
 	parallel(len(f.files), func(i int) {
-		var n int
+		buf := f.bufs.Get().(*[]byte)
+		defer f.bufs.Put(buf)
 		for _, name := range f.files[i] {
-			data, err := os.ReadFile(name)
+			n, err := read(name, buf)
 			if err != nil && !errors.Is(err, fs.ErrNotExist) {
 				mu.Lock()
 				errs = append(errs, err)
 				mu.Unlock()
 			}
-			n += len(data)
+			f.n.Add(int64(n))
 		}
-		f.n.Add(int64(n))
 	})
-	return errors.Join(errs...)
+	return time.Since(start), errors.Join(errs...)
+}
+
+// readFile reads the named file with os.ReadFile; buf is unused.
+func readFile(name string, buf *[]byte) (int, error) {
+	data, err := os.ReadFile(name)
+	return len(data), err
 }
 
 // parallel calls f(0), ..., f(n-1) on up to GOMAXPROCS goroutines, or
@@ -362,20 +423,4 @@ func dur(d time.Duration) string {
 		return fmt.Sprintf("%.3gµs", float64(d)/float64(time.Microsecond))
 	}
 	return fmt.Sprintf("%dns", d)
-}
-
-// reps describes the number of calls of each row, such as "5-1001".
-func reps(rs []result, f func(result) int) string {
-	lo, hi := 0, 0
-	for i, r := range rs {
-		n := f(r)
-		if i == 0 || n < lo {
-			lo = n
-		}
-		hi = max(hi, n)
-	}
-	if lo == hi {
-		return strconv.Itoa(lo)
-	}
-	return fmt.Sprintf("%d-%d", lo, hi)
 }
