@@ -108,10 +108,15 @@ func TestFlow(t *testing.T) {
 
 // TestImportInTestsOnly checks that the import can live in a program's
 // tests only: go test loads the handler, go run reports how to link it.
+// The handler depends on a module outside the workspace.
 func TestImportInTestsOnly(t *testing.T) {
 	requirePlugins(t)
 	v := goVersion(t)
-	files := handlerModule(v, "myhandler", "v1", myhandlerEPs, "", "")
+	// The handler has a dependency outside the workspace: the
+	// repository's own, so that it is in the module cache.
+	files := handlerModule(v, "myhandler", "v1", myhandlerEPs, "\t\"golang.org/x/mod/semver\"", "\nvar _ = semver.IsValid(Version)\n")
+	files["myhandler/go.mod"] += "\nrequire " + requirement(t, "golang.org/x/mod") + "\n"
+	files["myhandler/go.sum"] = sums(t, "golang.org/x/mod")
 	files["app/go.mod"] = "module example.com/app\n\ngo " + v + "\n"
 	files["app/main.go"] = `package main
 
@@ -224,8 +229,8 @@ func TestFailures(t *testing.T) {
 	})
 	// badsym: a good entry point, a missing symbol and one of the wrong type.
 	add(handlerModule(v, "badsym", "v1",
-		"[torchrun.handlers]\ngood = example.com/badsym:NewHandler\nmissing = example.com/badsym:Missing\nwrongtype = example.com/badsym:WrongType\n",
-		"", "\n// WrongType has the wrong type.\nfunc WrongType() int { return 1 }\n"))
+		"[torchrun.handlers]\ngood = example.com/badsym:NewHandler\nmissing = example.com/badsym:Missing\nwrongtype = example.com/badsym:WrongType\nasvar = example.com/badsym:Creator\n",
+		"", "\n// WrongType has the wrong type.\nfunc WrongType() int { return 1 }\n\n// Creator is an entry point that is a var.\nvar Creator = NewHandler()\n"))
 	// broken does not compile.
 	add(handlerModule(v, "broken", "v1", "[torchrun.handlers]\nbroken = example.com/broken:NewHandler\n",
 		"", "\nvar _ = undefinedThing\n"))
@@ -235,10 +240,11 @@ func TestFailures(t *testing.T) {
 	w.mustRun("app", nil, "go", "build", "-o", exe, ".")
 
 	t.Run("compile errors and symbols", func(t *testing.T) {
-		out, err := w.run("app", nil, exe, "myhandler", "good")
+		out, err := w.run("app", nil, exe, "myhandler", "good", "asvar")
 		require.NoError(t, err, out)
 		assert.Contains(t, out, "handler myhandler v1")
 		assert.Contains(t, out, "handler good v1")
+		assert.Contains(t, out, "handler asvar v1")
 		assert.Regexp(t, `failed broken is=\[ErrBuild\]: \S+broken/entry_points.txt:2: .*building the entry point's plugin failed`, out)
 		assert.Contains(t, out, "undefined: undefinedThing")
 		assert.Regexp(t, `failed missing is=\[ErrSymbol\]: \S+badsym/entry_points.txt:3: .*undefined: example.com/badsym.Missing; fix: declare an exported func or var Missing`, out)
@@ -263,7 +269,7 @@ func TestFailures(t *testing.T) {
 	t.Run("cgo disabled", func(t *testing.T) {
 		out, err := w.run("app", []string{"CGO_ENABLED=0"}, "go", "run", ".", "myhandler", "good")
 		require.Error(t, err)
-		for _, name := range []string{"myhandler", "good", "missing", "wrongtype", "broken"} {
+		for _, name := range []string{"myhandler", "good", "missing", "wrongtype", "asvar", "broken"} {
 			assert.Regexp(t, `failed `+name+` is=\[ErrUnsupported\]: .*built with CGO_ENABLED=0.*; fix: rebuild with CGO_ENABLED=1 .*or run go generate ./\.\.\.`, out)
 		}
 		assert.NotContains(t, out, built)

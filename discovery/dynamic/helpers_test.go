@@ -54,6 +54,37 @@ func goVersion(t *testing.T) string {
 	return f.Go.Version
 }
 
+// requirement returns "path version" of the repository's requirement of
+// the module path.
+func requirement(t *testing.T, path string) string {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join(repoRoot(t), "go.mod"))
+	require.NoError(t, err)
+	f, err := modfile.ParseLax("go.mod", data, nil)
+	require.NoError(t, err)
+	for _, r := range f.Require {
+		if r.Mod.Path == path {
+			return r.Mod.Path + " " + r.Mod.Version
+		}
+	}
+	t.Fatalf("the repository does not require %s", path)
+	return ""
+}
+
+// sums returns the lines of the repository's go.sum for the module path.
+func sums(t *testing.T, path string) string {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join(repoRoot(t), "go.sum"))
+	require.NoError(t, err)
+	var b strings.Builder
+	for _, l := range strings.SplitAfter(string(data), "\n") {
+		if strings.HasPrefix(l, path+" ") {
+			b.WriteString(l)
+		}
+	}
+	return b.String()
+}
+
 // A testWorkspace is a temporary Go workspace that uses this repository's
 // module and temporary modules, with a private plugin cache.
 type testWorkspace struct {
