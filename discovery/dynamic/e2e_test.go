@@ -58,6 +58,10 @@ func TestFlow(t *testing.T) {
 	out = w.mustRun("app", nil, "go", "run", ".", "myhandler")
 	assert.Contains(t, out, "handler myhandler v2")
 	assert.Contains(t, out, built)
+	// go test caches results by the files of the tested module only: it
+	// reruns with -count=1.
+	out = w.mustRun("app", []string{"APP_BACKENDS=myhandler"}, "go", "test", "-count=1", "-v", "./...")
+	assert.Contains(t, out, "handler myhandler v2")
 	// The new plugin replaces the old one in the cache.
 	require.Len(t, w.plugins(), 1)
 	assert.NoFileExists(t, v1)

@@ -12,6 +12,7 @@ import (
 	"plugin"
 	"strings"
 	"sync"
+	"testing"
 	"time"
 
 	"github.com/go-entrypoints/entrypoints/discovery"
@@ -176,11 +177,20 @@ func (l *load) resolve(p *plan) (string, error) {
 	for i, ep := range p.eps {
 		names[i] = ep.Name
 	}
-	slog.Info("discovery/dynamic: built a plugin for entry points not linked into this program",
+	attrs := []any{
 		"module", p.eps[0].Module, "entry_points", strings.Join(names, ","),
-		"reason", reason, "took", time.Since(start).Round(time.Millisecond), "plugin", so)
+		"reason", reason, "took", time.Since(start).Round(time.Millisecond), "plugin", so,
+	}
+	if testing.Testing() {
+		attrs = append(attrs, "note", testCacheNote)
+	}
+	slog.Info("discovery/dynamic: built a plugin for entry points not linked into this program", attrs...)
 	return so, nil
 }
+
+// testCacheNote is logged with builds in test binaries: go test replays a
+// cached result, with this line, unless a file of the tested module changed.
+const testCacheNote = "go test reuses cached results when only other modules change; run go test -count=1 after editing a handler"
 
 // open loads the plugin so built from p with s and returns the values of
 // its entry points.
