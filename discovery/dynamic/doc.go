@@ -10,6 +10,10 @@
 // discovery.Discover, and myhandler is registered. The import can live in a
 // program's test files only.
 //
+// go test caches a test's result by the files of the tested module only:
+// after an edit of a handler in another module, go test ./... replays the
+// cached result. Run go test -count=1 to run the tests again.
+//
 // # How it works
 //
 // For the unlinked entry points of each workspace module, Discover's loader
