@@ -184,6 +184,21 @@ func prune(dir, key string) {
 	}
 }
 
+// staleBuild is the age after which a build directory is left over from a
+// process that did not finish.
+const staleBuild = time.Hour
+
+// removeStaleBuilds removes the build directories that processes which
+// did not finish left in the cache.
+func removeStaleBuilds(dir string) {
+	builds, _ := filepath.Glob(filepath.Join(dir, buildDirPrefix+"*"))
+	for _, b := range builds {
+		if fi, err := os.Lstat(b); err == nil && fi.IsDir() && time.Since(fi.ModTime()) > staleBuild {
+			os.RemoveAll(b)
+		}
+	}
+}
+
 // lock takes the exclusive lock of the cache entry for key, waiting for
 // another process that builds the same plugin, until ctx is done. Call the
 // returned function to release it.

@@ -144,6 +144,19 @@ func TestPrune(t *testing.T) {
 	assert.ElementsMatch(t, []string{"lin-new.so", "lin-new.so.sha256", "lin-new.lock", "other-x.so", "other-x.so.sha256"}, left)
 }
 
+func TestRemoveStaleBuilds(t *testing.T) {
+	dir := t.TempDir()
+	stale, fresh := filepath.Join(dir, buildDirPrefix+"1"), filepath.Join(dir, buildDirPrefix+"2")
+	for _, d := range []string{stale, fresh} {
+		require.NoError(t, os.MkdirAll(filepath.Join(d, "sub"), 0o700))
+	}
+	old := time.Now().Add(-2 * staleBuild)
+	require.NoError(t, os.Chtimes(stale, old, old))
+	removeStaleBuilds(dir)
+	assert.NoDirExists(t, stale)
+	assert.DirExists(t, fresh)
+}
+
 func TestLock(t *testing.T) {
 	dir := t.TempDir()
 	unlock, err := lock(context.Background(), dir, "k")

@@ -159,6 +159,7 @@ func (l *load) resolve(p *plan) (string, error) {
 	if fi, err := os.Lstat(so); err == nil && fi.IsDir() {
 		os.RemoveAll(so) // or the new plugin cannot be renamed into place
 	}
+	removeStaleBuilds(l.cache)
 	tmp, err := os.MkdirTemp(l.cache, buildDirPrefix+"*")
 	if err != nil {
 		return "", err
