@@ -12,6 +12,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"syscall"
 	"time"
@@ -49,13 +50,32 @@ func cacheDir() (string, error) {
 	return dir, nil
 }
 
-// A cache entry is three files named after the key: the plugin (key.so);
-// its record (key.so.sha256), written after the plugin was built, which
-// holds its SHA-256 and the identity of the file (see identity); and a lock
-// file taken while building (key.lock).
+// A cache entry is files named after the key: the plugin (key.so); its
+// record (key.so.sha256), written after the plugin was built, which holds
+// its SHA-256 and the identity of the file (see identity); a lock file taken
+// while building (key.lock); or, instead of the plugin, the compiler's
+// errors if it did not build (key.err).
 func soPath(dir, key string) string   { return filepath.Join(dir, key+".so") }
 func sumPath(dir, key string) string  { return filepath.Join(dir, key+".so.sha256") }
 func lockPath(dir, key string) string { return filepath.Join(dir, key+".lock") }
+func errPath(dir, key string) string  { return filepath.Join(dir, key+".err") }
+
+// compilerErrorLineRE matches the lines of the compiler's output: package
+// headers, errors at file:line, and their continuation lines.
+var compilerErrorLineRE = regexp.MustCompile(`^(#\s|\t|\S+\.go:\d+(:\d+)?: )`)
+
+// compilerErrorsOnly reports whether the output of a failed build holds
+// only the compiler's errors about the sources, which the cache key
+// covers: the same build would fail again. Other failures, such as a
+// module that could not be downloaded, may not.
+func compilerErrorsOnly(output string) bool {
+	for _, l := range strings.Split(strings.TrimSpace(output), "\n") {
+		if l != "" && !compilerErrorLineRE.MatchString(l) {
+			return false
+		}
+	}
+	return output != ""
+}
 
 // Reasons for building a plugin, logged.
 const (
@@ -150,16 +170,22 @@ func install(dir, key, built string) error {
 
 // writeRecord atomically replaces the record of the plugin for key.
 func writeRecord(dir, key, record string) error {
-	tmp, err := os.CreateTemp(dir, key+".sum-*")
+	return writeFile(dir, sumPath(dir, key), record+"\n")
+}
+
+// writeFile atomically replaces the file at path, in the cache dir, with
+// data.
+func writeFile(dir, path, data string) error {
+	tmp, err := os.CreateTemp(dir, filepath.Base(path)+".tmp-*")
 	if err != nil {
 		return err
 	}
-	_, err = tmp.WriteString(record + "\n")
+	_, err = tmp.WriteString(data)
 	if cerr := tmp.Close(); err == nil {
 		err = cerr
 	}
 	if err == nil {
-		err = os.Rename(tmp.Name(), sumPath(dir, key))
+		err = os.Rename(tmp.Name(), path)
 	}
 	if err != nil {
 		os.Remove(tmp.Name())

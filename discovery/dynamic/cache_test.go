@@ -157,6 +157,22 @@ func TestRemoveStaleBuilds(t *testing.T) {
 	assert.DirExists(t, fresh)
 }
 
+func TestCompilerErrorsOnly(t *testing.T) {
+	tests := map[string]bool{
+		"# example.com/h\n./h.go:3:9: undefined: x\n": true,
+		"# example.com/h\n./h.go:3:9: cannot use x (variable of type int) as string value in return statement\n\thave int\n\twant string\n": true,
+		"# example.com/h/.entrypoints_plugin_0123\n../../cache/build-1/main.go:9:20: undefined: p0.Missing\n":                               true,
+		"./h.go:3:9: too many errors\n": true,
+		"go: downloading example.com/dep v1.0.0\n# example.com/h\n./h.go:3:9: undefined: x\n":                         false,
+		"go: example.com/dep@v1.0.0: reading https://proxy.golang.org/example.com/dep/@v/v1.0.0.mod: 404 Not Found\n": false,
+		"# runtime/cgo\ncgo: C compiler \"gcc\" not found: exec: \"gcc\": executable file not found in $PATH\n":       false,
+		"": false,
+	}
+	for output, want := range tests {
+		assert.Equal(t, want, compilerErrorsOnly(output), output)
+	}
+}
+
 func TestLock(t *testing.T) {
 	dir := t.TempDir()
 	unlock, err := lock(context.Background(), dir, "k")

@@ -253,6 +253,17 @@ func TestFailures(t *testing.T) {
 		assert.Contains(t, out, "undefined: undefinedThing")
 		assert.Regexp(t, `failed missing is=\[ErrSymbol\]: \S+badsym/entry_points.txt:3: .*undefined: example.com/badsym.Missing; fix: declare an exported func or var Missing`, out)
 		assert.Regexp(t, `failed wrongtype is=\[ErrSymbol\]: \S+badsym/entry_points.txt:4: .*has type func\(\) int`, out)
+
+		// The compiler's errors are cached with the plugins: the next run
+		// reports them without building again.
+		errs, err := filepath.Glob(filepath.Join(w.cache, "*.err"))
+		require.NoError(t, err)
+		assert.NotEmpty(t, errs)
+		again, err := w.run("app", []string{"PATH=" + t.TempDir()}, exe, "myhandler", "good", "asvar")
+		require.NoError(t, err, again)
+		assert.Contains(t, again, "undefined: undefinedThing")
+		assert.Regexp(t, `failed missing is=\[ErrSymbol\]: .*undefined: example.com/badsym.Missing`, again)
+		assert.Contains(t, again, "handler good v1")
 	})
 
 	t.Run("no go command", func(t *testing.T) {

@@ -143,6 +143,9 @@ func (l *load) resolve(p *plan) (string, error) {
 	if ok, _ := verify(l.cache, p.key); ok {
 		return so, nil
 	}
+	if output, err := os.ReadFile(errPath(l.cache, p.key)); err == nil {
+		return "", p.parseBuildError(string(output)) // it failed, and nothing changed since
+	}
 	gobin, err := goCommand(l.ctx, l.settings)
 	if err != nil {
 		return "", err
@@ -168,6 +171,10 @@ func (l *load) resolve(p *plan) (string, error) {
 	start := time.Now()
 	built := filepath.Join(tmp, "plugin.so")
 	if err := p.build(l.ctx, gobin, l.settings, l.gowork, tmp, built); err != nil {
+		var be *buildError
+		if errors.As(err, &be) && compilerErrorsOnly(be.output) {
+			_ = writeFile(l.cache, errPath(l.cache, p.key), be.output) // if it fails, the next load builds again
+		}
 		return "", err
 	}
 	if err := install(l.cache, p.key, built); err != nil {
