@@ -39,8 +39,10 @@
 // built and checked before it is loaded, so a plugin modified or replaced
 // in the cache is rebuilt, not loaded. Processes that need the same plugin
 // at once build it once: they take a lock file, and plugins are moved into
-// the cache by atomic renames. A new plugin replaces those built for the
-// same entry points with the same settings from earlier sources; delete the
+// the cache by atomic renames. The compiler's errors of a plugin that does
+// not build are cached too, until the sources change. A cached plugin loads
+// without the go command. A new plugin replaces those built for the same
+// entry points with the same settings from earlier sources; delete the
 // directory to reclaim the rest.
 //
 // # Requirements and costs
