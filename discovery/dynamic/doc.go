@@ -56,8 +56,8 @@
 // toolchain with a set of settings compiles the standard library for
 // plugins, into the go command's build cache, and takes several seconds
 // (about 7 s, or 16 s with -race, on two cores); later builds take under a
-// second. A cached plugin costs about 0.3 ms on top of plugin.Open, which
-// itself takes about 2.5 ms for a small handler (see BenchmarkCachedLoad):
+// second. A cached plugin costs about 0.2 ms on top of plugin.Open, which
+// itself takes 2.5 to 3.5 ms for a small handler (see BenchmarkCachedLoad):
 // the key is a hash of the sources, and a plugin is hashed in full only
 // until its file identity, recorded after it was built, can be trusted. Each
 // build is logged by log/slog at level Info, with what is built, why and how
