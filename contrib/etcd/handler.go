@@ -24,10 +24,11 @@ package etcd
 
 import (
 	"context"
-	"crypto/rand"
+	crand "crypto/rand"
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"net/url"
 	"os"
@@ -87,7 +88,7 @@ func New(p registry.Parameters) (registry.Handler, error) {
 		return nil, fmt.Errorf("etcd rendezvous: creating etcd client for %s: %w: %w", strings.Join(cfg.endpoints, ","), registry.ErrConnection, err)
 	}
 	id := make([]byte, 4)
-	_, _ = rand.Read(id)
+	_, _ = crand.Read(id)
 	base := cfg.prefix + "/" + url.PathEscape(p.RunID)
 	h := &Handler{
 		cfg:         cfg,
@@ -165,14 +166,26 @@ func (h *Handler) NextRendezvous(ctx context.Context) (registry.Info, error) {
 // rendezvous runs PyTorch's exit-then-join operation against the shared
 // state until this node is a participant of a complete round.
 func (h *Handler) rendezvous(ctx context.Context, me member) (registry.Info, error) {
+	// The first read fails fast when etcd is unreachable. The watch starts
+	// before the second read, so that no change after that read is missed;
+	// a watch from the current revision is served at once, where one from
+	// a past revision may wait for etcd's catch-up loop.
+	if _, err := h.read(ctx); err != nil {
+		return registry.Info{}, err
+	}
+	watch := stateWatch{h: h, parent: ctx}
+	defer watch.stop()
+	watch.start()
 	snap, err := h.read(ctx)
 	if err != nil {
 		return registry.Info{}, err
 	}
 	left := false
+	conflicts := 0
+	resync := time.NewTimer(h.cfg.keepAlive)
+	defer resync.Stop()
+	resynced, seen := false, snap.modRev
 	var unreachable error // the last failed read while waiting
-	watch := stateWatch{h: h, parent: ctx}
-	defer watch.stop()
 	var timer *time.Timer
 	defer func() {
 		if timer != nil {
@@ -208,6 +221,15 @@ func (h *Handler) rendezvous(ctx context.Context, me member) (registry.Info, err
 			}
 			left = left || ok
 			snap = fresh
+			if !ok {
+				// Lost a race with another node's update: back off a
+				// little, at random, so that a crowd joining at once
+				// does not retry in lockstep.
+				conflicts++
+				if err := sleep(ctx, rand.N(time.Duration(min(conflicts, 10))*time.Millisecond)); err != nil {
+					return registry.Info{}, h.waitError(ctx, nil)
+				}
+			}
 			continue
 		}
 		left = true
@@ -228,45 +250,84 @@ func (h *Handler) rendezvous(ctx context.Context, me member) (registry.Info, err
 			deadline = timer.C
 		}
 		select {
-		case resp, ok := <-watch.events(snap.rev + 1):
+		case resp, ok := <-watch.ch:
 			if !ok || resp.Err() != nil {
-				// The watch broke, most likely because etcd went away.
-				// Waiting rides out the outage: watch again from the same
-				// revision, which replays whatever changed meanwhile,
-				// without reading (a read would fail while etcd is down).
+				// The watch broke, most likely because etcd went away:
+				// watch again (this waits for etcd to come back) and read.
 				watch.stop()
 				if err := sleep(ctx, watchRetry); err != nil {
-					return registry.Info{}, h.opError(ctx, "waiting for the round to complete", err)
+					return registry.Info{}, h.waitError(ctx, unreachable)
 				}
-				continue
+				watch.start()
+				break
+			}
+			// Most wake-ups complete the round: answer from the event
+			// instead of reading the state again.
+			if st, ok := h.lastState(resp.Events, snap.modRev); ok && st.Complete && !st.Closed {
+				if rank := indexOf(st.Participants, me.ID); rank >= 0 {
+					return h.info(st, rank), nil
+				}
 			}
 		case <-deadline:
+		case <-resync.C:
+			// A guard, not the mechanism: a watch that etcd lost
+			// silently (seen across a restart of etcd) is replaced when a
+			// read shows a change it did not deliver.
+			resynced = true
 		case <-ctx.Done():
-			err := h.opError(ctx, "waiting for the round to complete", ctx.Err())
-			if unreachable != nil {
-				err = fmt.Errorf("%w (before that: %v)", err, unreachable)
-			}
-			return registry.Info{}, err
+			return registry.Info{}, h.waitError(ctx, unreachable)
 		}
-		fresh, err := h.read(ctx)
-		if errors.Is(err, registry.ErrConnection) {
-			// etcd went away while we waited: keep waiting, and watch
-			// again from the last revision read once it is back.
-			unreachable = err
-			watch.stop()
-			if err := sleep(ctx, watchRetry); err != nil {
-				return registry.Info{}, fmt.Errorf("%w (before that: %v)", h.opError(ctx, "waiting for the round to complete", err), unreachable)
+		// A node that waits rides out an etcd outage: it reads again until
+		// etcd answers or its time is up.
+		for {
+			snap, err = h.read(ctx)
+			if !errors.Is(err, registry.ErrConnection) {
+				break
 			}
-			continue
+			unreachable = err
+			if err := sleep(ctx, watchRetry); err != nil {
+				return registry.Info{}, h.waitError(ctx, unreachable)
+			}
 		}
 		if err != nil {
 			return registry.Info{}, err
 		}
-		snap, unreachable = fresh, nil
+		if resynced {
+			if snap.modRev != seen {
+				watch.stop()
+				watch.start()
+			}
+			resynced = false
+			resync.Reset(h.cfg.keepAlive)
+		}
+		seen = snap.modRev
 	}
 }
 
-// stateWatch watches the rendezvous keys of a run, started on first use.
+// lastState returns the state carried by the last put of the state key
+// among events, if it is newer than revision known: the watch may still
+// deliver states older than this node's own last update.
+func (h *Handler) lastState(events []*clientv3.Event, known int64) (state, bool) {
+	for i := len(events) - 1; i >= 0; i-- {
+		ev := events[i]
+		if ev.Type == clientv3.EventTypePut && string(ev.Kv.Key) == h.stateKey && ev.Kv.ModRevision > known {
+			st, err := decodeState(h.stateKey, ev.Kv.Value)
+			return st, err == nil
+		}
+	}
+	return state{}, false
+}
+
+// waitError is the error of a wait that ctx ended.
+func (h *Handler) waitError(ctx context.Context, unreachable error) error {
+	err := h.opError(ctx, "waiting for the round to complete", ctx.Err())
+	if unreachable != nil {
+		err = fmt.Errorf("%w (etcd was unreachable meanwhile: %v)", err, unreachable)
+	}
+	return err
+}
+
+// stateWatch watches the rendezvous keys of a run.
 type stateWatch struct {
 	h      *Handler
 	parent context.Context
@@ -274,15 +335,12 @@ type stateWatch struct {
 	ch     clientv3.WatchChan
 }
 
-// events returns the watch's channel, starting the watch from revision rev
-// if it is not running.
-func (w *stateWatch) events(rev int64) clientv3.WatchChan {
-	if w.ch == nil {
-		var ctx context.Context
-		ctx, w.cancel = context.WithCancel(w.parent)
-		w.ch = w.h.cli.Watch(ctx, w.h.rdzvPrefix, clientv3.WithPrefix(), clientv3.WithRev(rev))
-	}
-	return w.ch
+// start watches from the current revision on. It returns once etcd has
+// set the watch up, or the parent context is done.
+func (w *stateWatch) start() {
+	var ctx context.Context
+	ctx, w.cancel = context.WithCancel(w.parent)
+	w.ch = w.h.cli.Watch(ctx, w.h.rdzvPrefix, clientv3.WithPrefix())
 }
 
 func (w *stateWatch) stop() {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
 
@@ -33,17 +34,22 @@ func (s *Store) Set(ctx context.Context, key string, value []byte) error {
 // Get returns the value under key, waiting until it is set or ctx is done.
 func (s *Store) Get(ctx context.Context, key string) ([]byte, error) {
 	k := s.prefix + key
+	// The first read fails fast when etcd is unreachable; the watch
+	// starts before the second, so that no later put is missed.
+	if v, ok, err := s.get(ctx, k); err != nil || ok {
+		return v, err
+	}
 	for {
-		octx, cancel := s.h.opContext(ctx)
-		resp, err := s.h.cli.Get(octx, k)
+		wctx, cancel := context.WithCancel(ctx)
+		wch := s.h.cli.Watch(wctx, k)
+		v, ok, err := s.get(ctx, k)
+		if err != nil || ok {
+			cancel()
+			return v, err
+		}
+		v, ok = watchPut(wch)
 		cancel()
-		if err != nil {
-			return nil, s.h.opError(ctx, fmt.Sprintf("store: getting %q", key), err)
-		}
-		if len(resp.Kvs) > 0 {
-			return resp.Kvs[0].Value, nil
-		}
-		if v, ok := s.watchPut(ctx, k, resp.Header.Revision+1); ok {
+		if ok {
 			return v, nil
 		}
 		if ctx.Err() != nil {
@@ -52,12 +58,23 @@ func (s *Store) Get(ctx context.Context, key string) ([]byte, error) {
 	}
 }
 
-// watchPut waits for a put of key from revision rev on. It reports false
-// when the watch ends without one.
-func (s *Store) watchPut(ctx context.Context, key string, rev int64) ([]byte, bool) {
-	wctx, cancel := context.WithCancel(ctx)
+func (s *Store) get(ctx context.Context, k string) ([]byte, bool, error) {
+	octx, cancel := s.h.opContext(ctx)
 	defer cancel()
-	for resp := range s.h.cli.Watch(wctx, key, clientv3.WithRev(rev)) {
+	resp, err := s.h.cli.Get(octx, k)
+	if err != nil {
+		return nil, false, s.h.opError(ctx, fmt.Sprintf("store: getting %q", strings.TrimPrefix(k, s.prefix)), err)
+	}
+	if len(resp.Kvs) == 0 {
+		return nil, false, nil
+	}
+	return resp.Kvs[0].Value, true, nil
+}
+
+// watchPut waits for a put on a watch. It reports false when the watch
+// ends without one.
+func watchPut(wch clientv3.WatchChan) ([]byte, bool) {
+	for resp := range wch {
 		if resp.Err() != nil {
 			return nil, false
 		}
