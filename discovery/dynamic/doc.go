@@ -32,8 +32,9 @@
 // (see CacheEnv), created private (0700). A plugin's cache key is a hash of
 // the Go version, GOOS and GOARCH, the build settings, the go.work and
 // go.work.sum files, the go.mod and go.sum of every workspace module, the
-// sources of the entry points' packages and of the workspace packages they
-// import, and the generated main package: an edit is rebuilt, and nothing
+// sources of the entry points' packages and of the packages they import
+// from the workspace's modules (or from modules replaced by directories),
+// and the generated main package: an edit is rebuilt, and nothing
 // else is. The SHA-256 and the file identity (device, inode, size,
 // modification and change times) of each plugin are recorded when it is
 // built and checked before it is loaded, so a plugin modified or replaced

@@ -33,7 +33,12 @@ func keyWorkspace(t *testing.T) string {
 		"b/other/other.go":   "package other\n",
 		"c/go.mod":           "module example.com/c\n\ngo 1.26\n",
 		"c/c.go":             "package c\n",
+		// b replaces example.com/d, outside the workspace, by a directory.
+		"d/go.mod":     "module example.com/d\n\ngo 1.26\n",
+		"d/lib/lib.go": "package lib\n\nconst Y = 1\n",
 	}
+	files["b/go.mod"] += "\nrequire example.com/d v0.0.0\n\nreplace example.com/d => ../d\n"
+	files["b/lib/lib.go"] = "package lib\n\nimport dlib \"example.com/d/lib\"\n\nconst X = dlib.Y\n"
 	for name, data := range files {
 		path := filepath.Join(dir, filepath.FromSlash(name))
 		require.NoError(t, os.MkdirAll(filepath.Dir(path), 0o755))
@@ -64,7 +69,8 @@ func TestKey(t *testing.T) {
 		{"entry point's package", write("a/a.go", "package a\n\nvar New = 2\n"), true},
 		{"file added to the package", write("a/more.go", "package a\n"), true},
 		{"file embeddable by the package", write("a/static/page.html", "<p>changed</p>\n"), true},
-		{"imported package of another module", write("b/lib/lib.go", "package lib\n\nconst X = 2\n"), true},
+		{"imported package of another module", write("b/lib/lib.go", "package lib\n\nimport dlib \"example.com/d/lib\"\n\nconst X = dlib.Y + 1\n"), true},
+		{"imported package of a module replaced by a directory", write("d/lib/lib.go", "package lib\n\nconst Y = 2\n"), true},
 		{"go.mod of a module not imported", write("c/go.mod", "module example.com/c\n\ngo 1.26\n\nrequire golang.org/x/mod v0.1.0\n"), true},
 		{"go.sum", write("b/go.sum", "golang.org/x/mod v0.1.0 h1:x=\n"), true},
 		{"go.work", write("go.work", "go 1.26\n\nuse (\n\t./a\n\t./b\n\t./c\n)\n\n// comment\n"), true},

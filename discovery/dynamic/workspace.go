@@ -37,8 +37,8 @@ type module struct {
 }
 
 // readWorkspace reads the go.work file and the go.mod and go.sum of each
-// module it uses. Modules that cannot be read are left out: the go command
-// will report them if they matter.
+// module it uses or replaces with a directory. Modules that cannot be read
+// are left out: the go command will report them if they matter.
 func readWorkspace(file string) (*workspace, error) {
 	data, err := os.ReadFile(file)
 	if err != nil {
@@ -51,20 +51,47 @@ func readWorkspace(file string) (*workspace, error) {
 	ws := &workspace{file: file, data: data}
 	ws.sum, _ = os.ReadFile(file + ".sum")
 	base := filepath.Dir(file)
-	for _, u := range wf.Use {
-		dir := filepath.FromSlash(u.Path)
-		if !filepath.IsAbs(dir) {
-			dir = filepath.Join(base, dir)
+	// Modules replaced by directories, in go.work or in the go.mod of a
+	// module it uses, are sources too. The modules used come first, so
+	// that they win in moduleOf, as in the go command.
+	var replaced []module
+	replace := func(base string, reps []*modfile.Replace) {
+		for _, r := range reps {
+			if r.New.Version == "" && modfile.IsDirectoryPath(r.New.Path) {
+				replaced = append(replaced, readModule(r.Old.Path, base, r.New.Path))
+			}
 		}
-		gomod, err := os.ReadFile(filepath.Join(dir, "go.mod"))
-		if err != nil {
+	}
+	replace(base, wf.Replace)
+	for _, u := range wf.Use {
+		m := readModule("", base, u.Path)
+		if m.gomod == nil {
 			continue
 		}
-		m := module{path: modfile.ModulePath(gomod), dir: dir, gomod: gomod}
-		m.gosum, _ = os.ReadFile(filepath.Join(dir, "go.sum"))
 		ws.modules = append(ws.modules, m)
+		if f, err := modfile.Parse(filepath.Join(m.dir, "go.mod"), m.gomod, nil); err == nil {
+			replace(m.dir, f.Replace)
+		}
 	}
+	ws.modules = append(ws.modules, replaced...)
 	return ws, nil
+}
+
+// readModule reads the go.mod and go.sum of the module in the directory
+// path, relative to base. Its path is the one given, or else the one its
+// go.mod declares.
+func readModule(path, base, dir string) module {
+	dir = filepath.FromSlash(dir)
+	if !filepath.IsAbs(dir) {
+		dir = filepath.Join(base, dir)
+	}
+	m := module{path: path, dir: dir}
+	m.gomod, _ = os.ReadFile(filepath.Join(dir, "go.mod"))
+	m.gosum, _ = os.ReadFile(filepath.Join(dir, "go.sum"))
+	if m.path == "" {
+		m.path = modfile.ModulePath(m.gomod)
+	}
+	return m
 }
 
 // moduleOf returns the workspace module that provides the package with the
