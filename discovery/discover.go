@@ -1,6 +1,7 @@
 package discovery
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"sync"
@@ -159,7 +160,7 @@ func safeLoad(c *config, l Loader, gowork string, eps []EntryPoint) (vals []any,
 			}
 		}
 	}()
-	return l.Load(c.ctx, gowork, eps)
+	return l.Load(context.WithValue(c.ctx, loggerKey{}, c.logger), gowork, eps)
 }
 
 // register turns the value of ep into a creator and registers it in r.

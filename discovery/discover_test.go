@@ -137,10 +137,11 @@ type fakeLoader struct {
 	panics  bool
 }
 
-func (l *fakeLoader) Load(_ context.Context, gowork string, eps []discovery.EntryPoint) ([]any, []error) {
+func (l *fakeLoader) Load(ctx context.Context, gowork string, eps []discovery.EntryPoint) ([]any, []error) {
 	if l.panics {
 		panic("loader boom")
 	}
+	discovery.Logger(ctx).Info("fake loader loading", "n", len(eps))
 	vals, errs := make([]any, len(eps)), make([]error, len(eps))
 	var call []string
 	for i, ep := range eps {
@@ -167,8 +168,11 @@ func TestDiscoverLoader(t *testing.T) {
 	discovery.SetLoader(l)
 
 	r := registry.New()
-	rep, err := discovery.Discover(discovery.WithRegistry(r), discovery.WithWorkspace(gowork))
+	var logs bytes.Buffer
+	rep, err := discovery.Discover(discovery.WithRegistry(r), discovery.WithWorkspace(gowork),
+		discovery.WithLogger(slog.New(slog.NewTextHandler(&logs, nil))))
 	require.Error(t, err)
+	assert.Contains(t, logs.String(), "fake loader loading", "the loader logs through Discover's logger")
 	assert.Equal(t, []string{"[torchrun.handlers] Linked", "[torchrun.handlers] dyn"}, names(rep.Registered))
 	// The linked entry point, also declared in the workspace, points at
 	// its declaration and is never loaded dynamically.

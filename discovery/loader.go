@@ -2,6 +2,7 @@ package discovery
 
 import (
 	"context"
+	"log/slog"
 	"sync"
 )
 
@@ -15,6 +16,20 @@ type Loader interface {
 	// gowork. errs[i] explains why eps[i] could not be loaded. A Loader
 	// must not return values for entry points whose errs[i] is non-nil.
 	Load(ctx context.Context, gowork string, eps []EntryPoint) (values []any, errs []error)
+}
+
+// loggerKey is the context key under which Discover passes its logger to the
+// loader.
+type loggerKey struct{}
+
+// Logger returns the logger that Discover was given (WithLogger), from the
+// context it passes to Loader.Load, or slog.Default() if there is none.
+// Loaders log through it.
+func Logger(ctx context.Context) *slog.Logger {
+	if l, ok := ctx.Value(loggerKey{}).(*slog.Logger); ok {
+		return l
+	}
+	return slog.Default()
 }
 
 var loader struct {

@@ -6,7 +6,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"os"
 	"path/filepath"
 	"plugin"
@@ -192,7 +191,7 @@ func (l *load) resolve(p *plan) (string, error) {
 	if testing.Testing() {
 		attrs = append(attrs, "note", testCacheNote)
 	}
-	slog.Info("discovery/dynamic: built a plugin for entry points not linked into this program", attrs...)
+	discovery.Logger(l.ctx).Info("discovery/dynamic: built a plugin for entry points not linked into this program", attrs...)
 	return so, nil
 }
 
