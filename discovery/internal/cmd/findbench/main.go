@@ -153,7 +153,11 @@ func run(w io.Writer, shapes []synthws.Shape, python string, target time.Duratio
 	for _, r := range results {
 		lo, hi = min(lo, r.calls), max(hi, r.calls)
 	}
-	fmt.Fprintf(w, "\nmedians of %d to %d warm calls of each, interleaved; Python in one process kept running\n", lo, hi)
+	calls := strconv.Itoa(lo)
+	if hi > lo {
+		calls += " to " + strconv.Itoa(hi)
+	}
+	fmt.Fprintf(w, "\nmedians of %s warm calls of each, interleaved; Python in one process kept running\n", calls)
 	return nil
 }
 
