@@ -184,7 +184,6 @@ func (h *Handler) rendezvous(ctx context.Context, me member) (registry.Info, err
 	conflicts := 0
 	resync := time.NewTimer(h.cfg.keepAlive)
 	defer resync.Stop()
-	resynced, seen := false, snap.modRev
 	var unreachable error // the last failed read while waiting
 	var timer *time.Timer
 	defer func() {
@@ -249,6 +248,7 @@ func (h *Handler) rendezvous(ctx context.Context, me member) (registry.Info, err
 			}
 			deadline = timer.C
 		}
+		read := false
 		select {
 		case resp, ok := <-watch.ch:
 			if !ok || resp.Err() != nil {
@@ -259,28 +259,33 @@ func (h *Handler) rendezvous(ctx context.Context, me member) (registry.Info, err
 					return registry.Info{}, h.waitError(ctx, unreachable)
 				}
 				watch.start()
+				read = true
 				break
 			}
-			// Most wake-ups complete the round: answer from the event
-			// instead of reading the state again.
-			if st, ok := h.lastState(resp.Events, snap.modRev); ok && st.Complete && !st.Closed {
-				if rank := indexOf(st.Participants, me.ID); rank >= 0 {
-					return h.info(st, rank), nil
-				}
+			// The events carry every change: apply them rather than
+			// read the state again, which would cost every waiting node
+			// a read for every change.
+			if err := h.apply(&snap, resp.Events); err != nil {
+				return registry.Info{}, err
 			}
 		case <-deadline:
 		case <-resync.C:
 			// A guard, not the mechanism: a watch that etcd lost
 			// silently (seen across a restart of etcd) is replaced when a
 			// read shows a change it did not deliver.
-			resynced = true
+			read = true
+			resync.Reset(h.cfg.keepAlive)
 		case <-ctx.Done():
 			return registry.Info{}, h.waitError(ctx, unreachable)
 		}
+		if !read {
+			continue
+		}
 		// A node that waits rides out an etcd outage: it reads again until
 		// etcd answers or its time is up.
+		var fresh snapshot
 		for {
-			snap, err = h.read(ctx)
+			fresh, err = h.read(ctx)
 			if !errors.Is(err, registry.ErrConnection) {
 				break
 			}
@@ -292,30 +297,50 @@ func (h *Handler) rendezvous(ctx context.Context, me member) (registry.Info, err
 		if err != nil {
 			return registry.Info{}, err
 		}
-		if resynced {
-			if snap.modRev != seen {
-				watch.stop()
-				watch.start()
-			}
-			resynced = false
-			resync.Reset(h.cfg.keepAlive)
+		if fresh.modRev != snap.modRev || len(fresh.alive) != len(snap.alive) {
+			watch.stop()
+			watch.start()
 		}
-		seen = snap.modRev
+		snap = fresh
 	}
 }
 
-// lastState returns the state carried by the last put of the state key
-// among events, if it is newer than revision known: the watch may still
-// deliver states older than this node's own last update.
-func (h *Handler) lastState(events []*clientv3.Event, known int64) (state, bool) {
-	for i := len(events) - 1; i >= 0; i-- {
-		ev := events[i]
-		if ev.Type == clientv3.EventTypePut && string(ev.Kv.Key) == h.stateKey && ev.Kv.ModRevision > known {
-			st, err := decodeState(h.stateKey, ev.Kv.Value)
-			return st, err == nil
+// apply brings snap up to date with watch events. Events the snapshot
+// already reflects (the watch starts before the read, and a node knows
+// its own updates) are skipped by revision.
+func (h *Handler) apply(snap *snapshot, events []*clientv3.Event) error {
+	for _, ev := range events {
+		key, rev := string(ev.Kv.Key), ev.Kv.ModRevision
+		switch {
+		case key == h.stateKey:
+			if rev <= snap.stateRev {
+				continue
+			}
+			if ev.Type == clientv3.EventTypeDelete {
+				snap.st, snap.modRev = state{}, 0
+			} else {
+				st, err := decodeState(h.stateKey, ev.Kv.Value)
+				if err != nil {
+					return err
+				}
+				snap.st, snap.modRev = st, rev
+			}
+			snap.stateRev = rev
+		case strings.HasPrefix(key, h.alivePrefix):
+			if rev <= snap.aliveRev {
+				continue
+			}
+			if id, err := url.PathUnescape(strings.TrimPrefix(key, h.alivePrefix)); err == nil {
+				if ev.Type == clientv3.EventTypeDelete {
+					delete(snap.alive, id)
+				} else {
+					snap.alive[id] = true
+				}
+			}
+			snap.aliveRev = rev
 		}
 	}
-	return state{}, false
+	return nil
 }
 
 // waitError is the error of a wait that ctx ended.
@@ -481,10 +506,11 @@ func (h *Handler) checkOpen() error {
 
 // snapshot is the state as read at one etcd revision.
 type snapshot struct {
-	st     state
-	modRev int64 // revision of the state key, 0 if absent
-	rev    int64 // revision of the read
-	alive  map[string]bool
+	st       state
+	modRev   int64 // revision of the state key, 0 if absent
+	stateRev int64 // revision as of which st is known
+	alive    map[string]bool
+	aliveRev int64 // revision as of which alive is known
 }
 
 func (h *Handler) readOps() []clientv3.Op {
@@ -506,7 +532,8 @@ func (h *Handler) read(ctx context.Context) (snapshot, error) {
 }
 
 func (h *Handler) snapshotOf(resp *clientv3.TxnResponse) (snapshot, error) {
-	snap := snapshot{rev: resp.Header.Revision, alive: make(map[string]bool)}
+	rev := resp.Header.Revision
+	snap := snapshot{stateRev: rev, aliveRev: rev, alive: make(map[string]bool)}
 	if len(resp.Responses) != 2 {
 		return snapshot{}, fmt.Errorf("etcd rendezvous: unexpected transaction response with %d results: %w", len(resp.Responses), registry.ErrState)
 	}
@@ -543,7 +570,8 @@ func (h *Handler) cas(ctx context.Context, snap snapshot, next state) (snapshot,
 		return snapshot{}, false, h.opError(ctx, "updating the rendezvous state", err)
 	}
 	if resp.Succeeded {
-		return snapshot{st: next, modRev: resp.Header.Revision, rev: resp.Header.Revision, alive: snap.alive}, true, nil
+		rev := resp.Header.Revision
+		return snapshot{st: next, modRev: rev, stateRev: rev, alive: snap.alive, aliveRev: snap.aliveRev}, true, nil
 	}
 	fresh, err := h.snapshotOf(resp)
 	return fresh, false, err
