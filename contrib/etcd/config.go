@@ -167,9 +167,10 @@ func prefixOption(p registry.Parameters) (string, error) {
 	if !ok {
 		return DefaultPrefix, nil
 	}
+	raw := prefix
 	prefix = strings.TrimRight(strings.TrimSpace(prefix), "/")
 	if prefix == "" || !strings.HasPrefix(prefix, "/") {
-		return "", fmt.Errorf("config option %q is %q; give an etcd key prefix starting with /, such as %s", "prefix", p.Config["prefix"]+p.Config["etcd_prefix"], DefaultPrefix)
+		return "", fmt.Errorf("config option %q is %q; give an etcd key prefix starting with /, such as %s", "prefix", raw, DefaultPrefix)
 	}
 	return prefix, nil
 }

@@ -121,12 +121,13 @@ type Handler struct {
 	leaseMu sync.Mutex // serialises lease grants
 	lease   clientv3.LeaseID
 
-	mu      sync.Mutex
-	kaStop  context.CancelFunc // stops the keep-alive loop
-	kaDone  chan struct{}
-	shut    bool
-	shutOK  bool
-	shutErr error
+	mu       sync.Mutex
+	kaStop   context.CancelFunc // stops the keep-alive loop
+	kaDone   chan struct{}
+	shut     bool
+	shutOK   bool
+	lastPort int // bootstrap port of the last NextRendezvous
+	shutErr  error
 }
 
 // Backend returns "etcd".
@@ -145,10 +146,24 @@ func (h *Handler) NextRendezvous(ctx context.Context) (registry.Info, error) {
 		fmt.Errorf("rendezvous did not complete within join_timeout (%v); start more nodes or raise join_timeout", h.cfg.joinTimeout))
 	defer cancel()
 	me := h.self
-	port, err := freePort()
-	if err != nil {
-		return registry.Info{}, err
+	// The port also tells this call's entries in the state from those of
+	// an earlier call, so it must differ from the last one.
+	h.mu.Lock()
+	last := h.lastPort
+	h.mu.Unlock()
+	port := last
+	for tries := 0; port == last && tries < 5; tries++ {
+		var err error
+		if port, err = freePort(); err != nil {
+			return registry.Info{}, err
+		}
 	}
+	if port == last {
+		return registry.Info{}, fmt.Errorf("etcd rendezvous: no free port for the bootstrap store other than %d", last)
+	}
+	h.mu.Lock()
+	h.lastPort = port
+	h.mu.Unlock()
 	me.Port = port
 	if err := h.ensureLive(ctx); err != nil {
 		return registry.Info{}, err
@@ -206,6 +221,11 @@ func (h *Handler) rendezvous(ctx context.Context, me member) (registry.Info, err
 		if snap.st.Closed {
 			return registry.Info{}, fmt.Errorf("etcd rendezvous: run %q: %w", h.runID, registry.ErrClosed)
 		}
+		if !left && snap.st.holds(me) {
+			// An update of ours whose answer was lost did apply: this
+			// call's port is in the state.
+			left = true
+		}
 		now := time.Now()
 		next := snap.st.clone()
 		changed := next.removeDead(snap.alive, h.bounds, now)
@@ -215,6 +235,15 @@ func (h *Handler) rendezvous(ctx context.Context, me member) (registry.Info, err
 		changed = next.join(me, h.bounds, now) || changed
 		if changed {
 			fresh, ok, err := h.cas(ctx, snap, next)
+			if errors.Is(err, registry.ErrConnection) {
+				// etcd went away; the update may or may not have applied.
+				// Ride out the outage, then go on from what etcd holds.
+				unreachable = err
+				if snap, err = h.resubscribe(ctx, &watch, &unreachable); err != nil {
+					return registry.Info{}, err
+				}
+				continue
+			}
 			if err != nil {
 				return registry.Info{}, err
 			}
@@ -248,19 +277,15 @@ func (h *Handler) rendezvous(ctx context.Context, me member) (registry.Info, err
 			}
 			deadline = timer.C
 		}
-		read := false
+		var err error
 		select {
 		case resp, ok := <-watch.ch:
 			if !ok || resp.Err() != nil {
-				// The watch broke, most likely because etcd went away:
-				// watch again (this waits for etcd to come back) and read.
-				watch.stop()
-				if err := sleep(ctx, watchRetry); err != nil {
-					return registry.Info{}, h.waitError(ctx, unreachable)
+				// The watch broke, most likely because etcd went away.
+				if snap, err = h.resubscribe(ctx, &watch, &unreachable); err != nil {
+					return registry.Info{}, err
 				}
-				watch.start()
-				read = true
-				break
+				continue
 			}
 			// The events carry every change: apply them rather than
 			// read the state again, which would cost every waiting node
@@ -273,35 +298,48 @@ func (h *Handler) rendezvous(ctx context.Context, me member) (registry.Info, err
 			// A guard, not the mechanism: a watch that etcd lost
 			// silently (seen across a restart of etcd) is replaced when a
 			// read shows a change it did not deliver.
-			read = true
 			resync.Reset(h.cfg.keepAlive)
+			fresh, err := h.readRiding(ctx, &unreachable)
+			if err != nil {
+				return registry.Info{}, err
+			}
+			if fresh.modRev == snap.modRev && len(fresh.alive) == len(snap.alive) {
+				snap = fresh
+				continue
+			}
+			if snap, err = h.resubscribe(ctx, &watch, &unreachable); err != nil {
+				return registry.Info{}, err
+			}
 		case <-ctx.Done():
 			return registry.Info{}, h.waitError(ctx, unreachable)
 		}
-		if !read {
-			continue
+	}
+}
+
+// resubscribe replaces the watch and reads the state again, waiting for
+// etcd to come back if it is away: a node in a rendezvous rides out an
+// etcd outage until its time is up.
+func (h *Handler) resubscribe(ctx context.Context, watch *stateWatch, unreachable *error) (snapshot, error) {
+	watch.stop()
+	if err := sleep(ctx, watchRetry); err != nil {
+		return snapshot{}, h.waitError(ctx, *unreachable)
+	}
+	watch.start() // returns once etcd has set the watch up
+	return h.readRiding(ctx, unreachable)
+}
+
+// readRiding reads the state, retrying while etcd is unreachable, until
+// ctx is done.
+func (h *Handler) readRiding(ctx context.Context, unreachable *error) (snapshot, error) {
+	for {
+		snap, err := h.read(ctx)
+		if !errors.Is(err, registry.ErrConnection) {
+			return snap, err
 		}
-		// A node that waits rides out an etcd outage: it reads again until
-		// etcd answers or its time is up.
-		var fresh snapshot
-		for {
-			fresh, err = h.read(ctx)
-			if !errors.Is(err, registry.ErrConnection) {
-				break
-			}
-			unreachable = err
-			if err := sleep(ctx, watchRetry); err != nil {
-				return registry.Info{}, h.waitError(ctx, unreachable)
-			}
+		*unreachable = err
+		if err := sleep(ctx, watchRetry); err != nil {
+			return snapshot{}, h.waitError(ctx, *unreachable)
 		}
-		if err != nil {
-			return registry.Info{}, err
-		}
-		if fresh.modRev != snap.modRev || len(fresh.alive) != len(snap.alive) {
-			watch.stop()
-			watch.start()
-		}
-		snap = fresh
 	}
 }
 

@@ -85,6 +85,16 @@ func removeID(ms []member, id string) ([]member, bool) {
 	return slices.Delete(ms, i, i+1), true
 }
 
+// holds reports whether m, with its port, is in any list of the state.
+func (s *state) holds(m member) bool {
+	for _, ms := range [][]member{s.Participants, s.Wait, s.Redundant} {
+		if i := indexOf(ms, m.ID); i >= 0 && ms[i].Port == m.Port {
+			return true
+		}
+	}
+	return false
+}
+
 // bounds are the settings the state transitions depend on.
 type bounds struct {
 	min, max int
