@@ -127,8 +127,14 @@ func find(c *config) *found {
 	if ws == nil {
 		return res
 	}
+	n := len(res.eps)
 	for _, m := range ws.modules {
-		for _, ep := range m.eps {
+		n += len(m.eps)
+	}
+	res.eps = slices.Grow(res.eps, n-len(res.eps))
+	for _, m := range ws.modules {
+		for j := range m.eps {
+			ep := &m.eps[j]
 			if c.group != "" && ep.Group != c.group {
 				continue
 			}
@@ -136,19 +142,19 @@ func find(c *config) *found {
 			i, dup := index[key]
 			if !dup {
 				index[key] = len(res.eps)
-				res.eps = append(res.eps, ep)
+				res.eps = append(res.eps, *ep)
 				continue
 			}
 			prev := &res.eps[i]
 			if prev.Module != ep.Module || !prev.Linked {
-				res.problems = append(res.problems, conflict(*prev, ep))
+				res.problems = append(res.problems, conflict(*prev, *ep))
 				continue
 			}
 			// The workspace declares an entry point that is linked:
 			// point at its source, and warn if the link is stale.
 			if prev.Value != ep.Value {
 				res.warnings = append(res.warnings, &Error{
-					File: ep.File, Line: ep.Line, EntryPoint: &ep,
+					File: ep.File, Line: ep.Line, EntryPoint: ep,
 					Err: fmt.Errorf("declared as %s but linked as %s; the linked symbol is used", ep.Value, prev.Value),
 					Fix: "go generate ./... in the main package, then rebuild",
 				})
@@ -189,7 +195,7 @@ func (c *config) readWorkspace(res *found) *workspace {
 	ws, errs := readWorkspace(gowork)
 	if !explicit {
 		main := mainModule()
-		if ws == nil || !slices.ContainsFunc(ws.modules, func(m wsModule) bool { return m.path == main }) {
+		if ws == nil || !ws.uses(main) {
 			c.logger.Debug("discovery: ignoring the workspace: this binary was not built from it", "gowork", gowork, "main", main)
 			return nil
 		}

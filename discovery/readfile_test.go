@@ -44,12 +44,3 @@ func TestReadFileInto(t *testing.T) {
 		}
 	}
 }
-
-func TestJoinFile(t *testing.T) {
-	dirs := []string{"", ".", "a", "a/b", "./a", "a/../b", string(filepath.Separator), t.TempDir(), t.TempDir() + "/x/../y", t.TempDir() + "//z/", "/a/./b", "C:", `C:\a`, `C:\a\..\b`, `\\host\share`}
-	for _, dir := range dirs {
-		for _, name := range []string{"go.mod", FileName} {
-			assert.Equal(t, filepath.Join(dir, name), joinFile(dir, name), "joinFile(%q, %q)", dir, name)
-		}
-	}
-}

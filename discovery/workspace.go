@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -82,22 +83,26 @@ func goenv(key string) string {
 // workspace is a parsed go.work file with the entry points of its modules.
 type workspace struct {
 	file    string
-	modules []wsModule // in use order
+	modules []wsModule // modules that declare entry points, in use order
+	others  []wsModule // modules without an entry_points.txt, not read further
 }
 
 // wsModule is one module used by a workspace.
 type wsModule struct {
-	path string // module path, from its go.mod
-	dir  string // absolute root directory
+	path string // module path, from its go.mod; empty if not read
+	dir  string // absolute, clean root directory
 	line int    // line of its use directive in go.work
+	use  string // the directory as the use directive gives it
 
 	eps  []EntryPoint // declared in its entry_points.txt
 	errs ErrorList    // problems reading its go.mod or entry_points.txt
+	none bool         // it has no entry_points.txt
 }
 
-// readWorkspace reads the go.work file, and the go.mod and entry_points.txt
-// of every module it uses, in parallel. A module that cannot be read is
-// reported and left out; the others are returned.
+// readWorkspace reads the go.work file, and the entry_points.txt of every
+// module it uses, in parallel, with the go.mod of the modules that have one.
+// A module that cannot be read is reported and left out; the others are
+// returned.
 func readWorkspace(file string) (*workspace, ErrorList) {
 	data, err := readFile(file)
 	if err != nil {
@@ -113,17 +118,19 @@ func readWorkspace(file string) (*workspace, ErrorList) {
 	parallel(len(mods), func(i int) {
 		u := wf.Use[i]
 		dir := filepath.FromSlash(u.Path)
-		if !filepath.IsAbs(dir) {
+		if filepath.IsAbs(dir) {
+			dir = filepath.Clean(dir)
+		} else {
 			dir = filepath.Join(base, dir)
 		}
-		mods[i] = readModule(dir, file, u.Syntax.Start.Line, u.Path)
+		mods[i] = readModule(wsModule{dir: dir, line: u.Syntax.Start.Line, use: u.Path}, file)
 	})
 	ws, errs := dedupModules(file, mods)
 	return ws, errs
 }
 
-// readModules reads the go.mod and entry_points.txt of the modules rooted
-// at dirs, in parallel, as if a workspace used them in that order.
+// readModules reads the modules rooted at dirs, in parallel, as if a
+// workspace used them in that order.
 func readModules(dirs []string) (*workspace, ErrorList) {
 	mods := make([]wsModule, len(dirs))
 	parallel(len(mods), func(i int) {
@@ -132,7 +139,7 @@ func readModules(dirs []string) (*workspace, ErrorList) {
 			mods[i].errs = ErrorList{{File: dirs[i], Err: err}}
 			return
 		}
-		mods[i] = readModule(dir, "", 0, "")
+		mods[i] = readModule(wsModule{dir: dir}, "")
 	})
 	return dedupModules("", mods)
 }
@@ -140,12 +147,16 @@ func readModules(dirs []string) (*workspace, ErrorList) {
 // dedupModules returns the workspace of the modules that were read, leaving
 // out the second use of a module path.
 func dedupModules(file string, mods []wsModule) (*workspace, ErrorList) {
-	ws := &workspace{file: file, modules: mods[:0]}
-	seen := make(map[string]int, len(mods)) // module path -> line
+	ws := &workspace{file: file}
+	seen := make(map[string]int) // module path -> line
 	var errs ErrorList
 	for _, m := range mods {
 		errs = append(errs, m.errs...)
-		if m.path == "" {
+		switch {
+		case m.none:
+			ws.others = append(ws.others, m)
+			continue
+		case m.path == "":
 			continue
 		}
 		if prev, dup := seen[m.path]; dup {
@@ -158,11 +169,31 @@ func dedupModules(file string, mods []wsModule) (*workspace, ErrorList) {
 	return ws, errs
 }
 
-// readModule reads the go.mod and entry_points.txt of the module rooted at
-// dir, used as use at line of the go.work file (if any). The result's path
-// is empty if the module could not be read.
-func readModule(dir, file string, line int, use string) wsModule {
-	m := wsModule{dir: dir, line: line}
+// uses reports whether the workspace uses the module with the given path.
+// It reads the go.mod files of the modules without entry points, which
+// readWorkspace skipped, until it finds it.
+func (ws *workspace) uses(path string) bool {
+	if slices.ContainsFunc(ws.modules, func(m wsModule) bool { return m.path == path }) {
+		return true
+	}
+	var found atomic.Bool
+	parallel(len(ws.others), func(i int) {
+		if found.Load() {
+			return
+		}
+		if p, err := readModulePath(ws.others[i].dir, nil); err == nil && p == path {
+			found.Store(true)
+		}
+	})
+	return found.Load()
+}
+
+// readModule reads the entry_points.txt of module m and, if it has one, its
+// go.mod, for the workspace whose go.work is file (if any). The result's
+// path is empty if the module could not be read, and its none field set if
+// it has no entry_points.txt: the entry points are all that discovery needs
+// of a module, and most modules declare none.
+func readModule(m wsModule, file string) wsModule {
 	// Both files are read into one pooled buffer: ModulePath and ParseFile
 	// copy what they keep.
 	buf := readBufs.Get().(*[]byte)
@@ -171,39 +202,64 @@ func readModule(dir, file string, line int, use string) wsModule {
 			readBufs.Put(buf)
 		}
 	}()
-	gomod := joinFile(m.dir, "go.mod")
-	data, err := readFileInto(gomod, buf)
+	epfile := filepath.Join(m.dir, FileName)
+	data, err := readFileInto(epfile, buf)
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
-			err = fmt.Errorf("directory %s has no go.mod", dir)
-		}
-		e := &Error{File: gomod, Err: err}
-		if file != "" {
-			e.File, e.Line, e.Fix = file, line, "go work edit -dropuse="+use
-		}
-		m.errs = ErrorList{e}
-		return m
-	}
-	if m.path = modfile.ModulePath(data); m.path == "" {
-		m.errs = ErrorList{{File: gomod, Err: errors.New("no module directive"), Fix: "add a module line, such as: module example.com/" + filepath.Base(m.dir)}}
-		return m
-	}
-	epfile := joinFile(m.dir, FileName)
-	data, err = readFileInto(epfile, buf)
-	if err != nil {
-		if !errors.Is(err, fs.ErrNotExist) {
+			m.none = true
+		} else {
 			m.errs = ErrorList{{File: epfile, Err: err}}
 		}
 		return m
 	}
-	m.eps, err = ParseFile(epfile, data)
-	for j := range m.eps {
-		m.eps[j].Module, m.eps[j].Dir = m.path, m.dir
+	// ParseFile copies what it keeps: parse before data is overwritten.
+	eps, perr := ParseFile(epfile, data)
+	if m.path, err = readModulePath(m.dir, buf); err != nil {
+		e := &Error{File: filepath.Join(m.dir, "go.mod"), Err: err}
+		if errors.Is(err, fs.ErrNotExist) {
+			e.Err = fmt.Errorf("directory %s declares entry points but has no go.mod", m.dir)
+			if file != "" {
+				e.File, e.Line, e.Fix = file, m.line, "go work edit -dropuse="+m.use
+			}
+		} else if errors.Is(err, errNoModule) {
+			e.Fix = "add a module line, such as: module example.com/" + filepath.Base(m.dir)
+		}
+		m.errs = ErrorList{e}
+		return m
 	}
-	if el, ok := err.(ErrorList); ok {
+	for j := range eps {
+		eps[j].Module, eps[j].Dir = m.path, m.dir
+	}
+	m.eps = eps
+	if el, ok := perr.(ErrorList); ok {
 		m.errs = el
 	}
 	return m
+}
+
+// errNoModule is the error of a go.mod without a module directive.
+var errNoModule = errors.New("no module directive")
+
+// readModulePath returns the module path declared by the go.mod in dir,
+// reading it into buf if buf is not nil.
+func readModulePath(dir string, buf *[]byte) (string, error) {
+	var (
+		data []byte
+		err  error
+	)
+	if buf != nil {
+		data, err = readFileInto(filepath.Join(dir, "go.mod"), buf)
+	} else {
+		data, err = readFile(filepath.Join(dir, "go.mod"))
+	}
+	if err != nil {
+		return "", err
+	}
+	path := modfile.ModulePath(data)
+	if path == "" {
+		return "", errNoModule
+	}
+	return path, nil
 }
 
 // readFile reads a small file, refusing to read more than maxFileSize+1
@@ -220,16 +276,6 @@ func readFile(name string) ([]byte, error) {
 		err = fmt.Errorf("%s is larger than %d bytes", name, maxFileSize)
 	}
 	return data, err
-}
-
-// joinFile returns filepath.Join(dir, name) for a file name without
-// separators, without cleaning dir again when it is an absolute clean path,
-// as the module directories of a workspace are.
-func joinFile(dir, name string) string {
-	if filepath.IsAbs(dir) && !os.IsPathSeparator(dir[len(dir)-1]) && filepath.Clean(dir) == dir {
-		return dir + string(filepath.Separator) + name
-	}
-	return filepath.Join(dir, name)
 }
 
 // readBufs holds the buffers that readModule reads files into, so that

@@ -87,16 +87,24 @@ func TestFindWorkspaceProblems(t *testing.T) {
 		errs  []string
 	}{
 		{
+			name:  "directory without go.mod",
+			dirs:  []string{"./nogomod", "./good"},
+			files: []map[string]string{good, {"nogomod/entry_points.txt": "[g]\nx = example.com/x:X\n"}},
+			want:  []string{"[g] ok"},
+			errs:  []string{"go.work:4: directory ", "nogomod declares entry points but has no go.mod; fix: go work edit -dropuse=./nogomod"},
+		},
+		{
+			// Only entry_points.txt is read of a module that declares
+			// nothing: the go command reports the missing directory.
 			name:  "missing directory",
 			dirs:  []string{"./missing", "./good"},
 			files: []map[string]string{good},
 			want:  []string{"[g] ok"},
-			errs:  []string{"go.work:4: directory ", "missing has no go.mod; fix: go work edit -dropuse=./missing"},
 		},
 		{
 			name:  "go.mod without module line",
 			dirs:  []string{"./nomod", "./good"},
-			files: []map[string]string{good, {"nomod/go.mod": "go 1.26\n"}},
+			files: []map[string]string{good, {"nomod/go.mod": "go 1.26\n", "nomod/entry_points.txt": "[g]\nx = example.com/x:X\n"}},
 			want:  []string{"[g] ok"},
 			errs:  []string{"nomod/go.mod: no module directive; fix: add a module line"},
 		},
@@ -139,6 +147,10 @@ func TestFindWorkspaceProblems(t *testing.T) {
 				assert.Empty(t, eps)
 			} else {
 				assert.Equal(t, tt.want, names(eps))
+			}
+			if len(tt.errs) == 0 {
+				require.NoError(t, err)
+				return
 			}
 			var list discovery.ErrorList
 			require.ErrorAs(t, err, &list)
