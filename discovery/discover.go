@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime"
 	"sync"
+	"weak"
 
 	"github.com/go-entrypoints/entrypoints/registry"
 )
@@ -34,9 +36,10 @@ const notLinkedFix = "run go generate ./... in the program's main module (its ma
 
 // registered remembers, per registry, the entry points Discover registered,
 // so that calling it again neither loads them again nor reports conflicts.
+// Registries are held weakly: a registry dropped by the program is forgotten.
 var registered struct {
 	sync.Mutex
-	m map[*registry.Registry]map[EntryPoint]bool
+	m map[weak.Pointer[registry.Registry]]map[EntryPoint]bool
 }
 
 // Discover registers every rendezvous handler entry point (group
@@ -65,12 +68,14 @@ func Discover(opts ...Option) (*Report, error) {
 	registered.Lock()
 	defer registered.Unlock()
 	if registered.m == nil {
-		registered.m = make(map[*registry.Registry]map[EntryPoint]bool)
+		registered.m = make(map[weak.Pointer[registry.Registry]]map[EntryPoint]bool)
 	}
-	done := registered.m[c.registry]
+	regKey := weak.Make(c.registry)
+	done := registered.m[regKey]
 	if done == nil {
 		done = make(map[EntryPoint]bool)
-		registered.m[c.registry] = done
+		registered.m[regKey] = done
+		runtime.AddCleanup(c.registry, forget, regKey)
 	}
 
 	values := make([]any, len(res.eps))
@@ -112,6 +117,13 @@ func Discover(opts ...Option) (*Report, error) {
 		c.logger.Warn("discovery: entry point not registered: " + e.Error())
 	}
 	return rep, rep.Failed.err()
+}
+
+// forget drops what registered holds for a registry that is gone.
+func forget(key weak.Pointer[registry.Registry]) {
+	registered.Lock()
+	defer registered.Unlock()
+	delete(registered.m, key)
 }
 
 // key identifies an entry point for the registered table.

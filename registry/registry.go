@@ -21,25 +21,21 @@ import (
 	"slices"
 	"strings"
 	"sync"
-	"sync/atomic"
 )
 
 // Creator builds a Handler from Parameters. It is what a backend registers.
 type Creator func(Parameters) (Handler, error)
 
-// Registry maps backend names to creators. The zero value is not usable;
-// call New. A Registry is safe for concurrent use; creating handlers never
-// contends on a lock.
+// Registry maps backend names to creators. The zero value is an empty
+// registry. A Registry is safe for concurrent use; looking a backend up,
+// as CreateHandler does, takes no lock.
 type Registry struct {
-	mu       sync.Mutex                         // serialises writers
-	creators atomic.Pointer[map[string]Creator] // copied on write, read without locking
+	creators sync.Map // backend name -> Creator
 }
 
 // New returns an empty registry.
 func New() *Registry {
-	r := new(Registry)
-	r.creators.Store(&map[string]Creator{})
-	return r
+	return new(Registry)
 }
 
 // Default is the registry that the package-level functions and, unless told
@@ -48,7 +44,8 @@ var Default = New()
 
 // Register registers creator under backend. Registering the same creator
 // again under the same name does nothing; a different creator under a taken
-// name is an error naming both.
+// name is an error naming both. Two creators are the same when they are the
+// same function (for closures: the same function literal).
 func (r *Registry) Register(backend string, creator Creator) error {
 	if backend == "" {
 		return errors.New("registry: backend name is empty")
@@ -56,28 +53,20 @@ func (r *Registry) Register(backend string, creator Creator) error {
 	if creator == nil {
 		return fmt.Errorf("registry: creator of backend %q is nil", backend)
 	}
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	old := *r.creators.Load()
-	if prev, ok := old[backend]; ok {
-		if sameFunc(prev, creator) {
-			return nil
-		}
-		return fmt.Errorf("registry: backend %q is already registered with creator %s; cannot register creator %s", backend, funcName(prev), funcName(creator))
+	prev, taken := r.creators.LoadOrStore(backend, creator)
+	if !taken || sameFunc(prev.(Creator), creator) {
+		return nil
 	}
-	m := make(map[string]Creator, len(old)+1)
-	for k, v := range old {
-		m[k] = v
-	}
-	m[backend] = creator
-	r.creators.Store(&m)
-	return nil
+	return fmt.Errorf("registry: backend %q is already registered with creator %s; cannot register creator %s", backend, funcName(prev.(Creator)), funcName(creator))
 }
 
 // Lookup returns the creator registered under backend.
 func (r *Registry) Lookup(backend string) (Creator, bool) {
-	c, ok := (*r.creators.Load())[backend]
-	return c, ok
+	c, ok := r.creators.Load(backend)
+	if !ok {
+		return nil, false
+	}
+	return c.(Creator), true
 }
 
 // CreateHandler validates params, creates a handler with the creator
@@ -123,11 +112,11 @@ func (r *Registry) unknownBackend(backend string) error {
 
 // Backends returns the names of the registered backends, sorted.
 func (r *Registry) Backends() []string {
-	m := *r.creators.Load()
-	names := make([]string, 0, len(m))
-	for name := range m {
-		names = append(names, name)
-	}
+	var names []string
+	r.creators.Range(func(name, _ any) bool {
+		names = append(names, name.(string))
+		return true
+	})
 	slices.Sort(names)
 	return names
 }
