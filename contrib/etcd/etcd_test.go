@@ -111,7 +111,6 @@ func TestConformance(t *testing.T) {
 		Params:       params(srv.Endpoint(), "conformance", 2, 4, nil),
 		Nodes:        3,
 		RoundTimeout: 20 * time.Second,
-		Prompt:       time.Second,
 	})
 	require.NoError(t, err)
 }
@@ -271,7 +270,7 @@ func TestServerRestart(t *testing.T) {
 	require.ErrorIs(t, err, registry.ErrConnection)
 	_, err = hs[2].NextRendezvous(ctx)
 	require.ErrorIs(t, err, registry.ErrConnection)
-	assert.Less(t, time.Since(start), 10*time.Second)
+	assert.Less(t, time.Since(start), 20*time.Second, "three calls of read_timeout 2s each")
 
 	require.NoError(t, srv.Restart(ctx))
 	// The node's client reconnects by itself; a call that races the
