@@ -16,6 +16,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/go-entrypoints/entrypoints/discovery/internal/fileid"
 )
 
 // cacheDir returns the plugin cache directory, creating it private to the
@@ -83,24 +85,21 @@ const (
 	reasonTampered = "the cached plugin does not match its recorded checksum (it was modified or truncated)"
 )
 
-// identity describes the file of fi as the system knows it: device, inode,
-// size, modification and change times. Writing to a file, replacing it or
-// truncating it changes its identity, and no system call sets the change
-// time back: a file whose identity is the one recorded after it was built
-// has not changed since, and need not be hashed again, which takes about as
-// long as plugin.Open. Like Git's index, a record is trusted only if it was
-// written well after the file last changed, since file times are coarse: a
-// change made within the same tick would go unseen.
+// identity describes the file of fi as the system knows it (see package
+// fileid): a file whose identity is the one recorded after it was built has
+// not changed since, and need not be hashed again, which takes about as long
+// as plugin.Open. A record is trusted only if it was written well after the
+// file last changed, since file times are coarse.
 func identity(fi fs.FileInfo) (id string, ctime time.Time) {
-	ns, dev, ino, ok := changeTime(fi)
+	fid, ok := fileid.Of(fi)
 	if !ok {
 		return "", time.Time{}
 	}
-	return fmt.Sprintf("%d %d %d %d %d", dev, ino, fi.Size(), fi.ModTime().UnixNano(), ns), time.Unix(0, ns)
+	return fmt.Sprintf("%d %d %d %d %d", fid.Dev, fid.Ino, fid.Size, fid.ModTime, fid.ChangeTime), time.Unix(0, fid.ChangeTime)
 }
 
 // racyWindow is how long after a file changed its identity can be trusted.
-const racyWindow = 2 * time.Second
+const racyWindow = fileid.RacyWindow
 
 // verify reports whether the cached plugin for key is present and is the
 // file recorded when it was built: same identity, or else same SHA-256. If

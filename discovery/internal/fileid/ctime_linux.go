@@ -1,6 +1,4 @@
-//go:build cgo
-
-package dynamic
+package fileid
 
 import (
 	"io/fs"

@@ -1,6 +1,6 @@
-//go:build (darwin || freebsd) && cgo
+//go:build darwin || freebsd || netbsd
 
-package dynamic
+package fileid
 
 import (
 	"io/fs"
