@@ -197,7 +197,10 @@ func (h *Handler) rendezvous(ctx context.Context, me member) (registry.Info, err
 	}
 	left := false
 	conflicts := 0
-	resync := time.NewTimer(h.cfg.keepAlive)
+	// The guard's period is the lease TTL: the time etcd itself takes to
+	// notice a dead node.
+	resyncEvery := time.Duration(h.cfg.leaseTTL()) * time.Second
+	resync := time.NewTimer(resyncEvery)
 	defer resync.Stop()
 	var unreachable error // the last failed read while waiting
 	var timer *time.Timer
@@ -210,10 +213,13 @@ func (h *Handler) rendezvous(ctx context.Context, me member) (registry.Info, err
 		if !snap.alive[me.ID] {
 			// Our lease expired (etcd lost us for longer than its TTL):
 			// take a new one before touching the state.
-			if err := h.renew(ctx); err != nil {
+			err := h.renew(ctx)
+			if errors.Is(err, registry.ErrConnection) {
+				unreachable = err
+			} else if err != nil {
 				return registry.Info{}, err
 			}
-			if snap, err = h.read(ctx); err != nil {
+			if snap, err = h.resubscribe(ctx, &watch, &unreachable); err != nil {
 				return registry.Info{}, err
 			}
 			continue
@@ -295,10 +301,10 @@ func (h *Handler) rendezvous(ctx context.Context, me member) (registry.Info, err
 			}
 		case <-deadline:
 		case <-resync.C:
-			// A guard, not the mechanism: a watch that etcd lost
-			// silently (seen across a restart of etcd) is replaced when a
-			// read shows a change it did not deliver.
-			resync.Reset(h.cfg.keepAlive)
+			// A guard, not the mechanism: should a watch ever be lost
+			// silently (say across an etcd restart), a read that shows a
+			// change the watch did not deliver replaces it.
+			resync.Reset(resyncEvery)
 			fresh, err := h.readRiding(ctx, &unreachable)
 			if err != nil {
 				return registry.Info{}, err
