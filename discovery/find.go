@@ -154,7 +154,7 @@ func find(c *config) *found {
 			// point at its source, and warn if the link is stale.
 			if prev.Value != ep.Value {
 				res.warnings = append(res.warnings, &Error{
-					File: ep.File, Line: ep.Line, EntryPoint: ep,
+					File: ep.File, Line: ep.Line, EntryPoint: copyOf(*ep),
 					Err: fmt.Errorf("declared as %s but linked as %s; the linked symbol is used", ep.Value, prev.Value),
 					Fix: "go generate ./... in the main package, then rebuild",
 				})
@@ -212,6 +212,9 @@ var mainModule = sync.OnceValue(func() string {
 	}
 	return ""
 })
+
+// copyOf returns a pointer to a copy of ep.
+func copyOf(ep EntryPoint) *EntryPoint { return &ep }
 
 // conflict reports that b declares the same entry point as a, which wins.
 func conflict(a, b EntryPoint) *Error {

@@ -84,7 +84,7 @@ func goenv(key string) string {
 type workspace struct {
 	file    string
 	modules []wsModule // modules that declare entry points, in use order
-	others  []wsModule // modules without an entry_points.txt, not read further
+	others  []string   // directories of the modules without an entry_points.txt
 }
 
 // wsModule is one module used by a workspace.
@@ -115,6 +115,10 @@ func readWorkspace(file string) (*workspace, ErrorList) {
 	}
 	mods := make([]wsModule, len(wf.Use))
 	base := filepath.Dir(file)
+	read := readModule
+	if cacheModules(file) {
+		read = readModuleCached
+	}
 	parallel(len(mods), func(i int) {
 		u := wf.Use[i]
 		dir := filepath.FromSlash(u.Path)
@@ -123,7 +127,7 @@ func readWorkspace(file string) (*workspace, ErrorList) {
 		} else {
 			dir = filepath.Join(base, dir)
 		}
-		mods[i] = readModule(wsModule{dir: dir, line: u.Syntax.Start.Line, use: u.Path}, file)
+		mods[i] = read(wsModule{dir: dir, line: u.Syntax.Start.Line, use: u.Path}, file)
 	})
 	ws, errs := dedupModules(file, mods)
 	return ws, errs
@@ -147,14 +151,16 @@ func readModules(dirs []string) (*workspace, ErrorList) {
 // dedupModules returns the workspace of the modules that were read, leaving
 // out the second use of a module path.
 func dedupModules(file string, mods []wsModule) (*workspace, ErrorList) {
-	ws := &workspace{file: file}
+	// The modules kept are moved to the front of mods: no copy of the
+	// (possibly many) modules is made.
+	ws := &workspace{file: file, modules: mods[:0]}
 	seen := make(map[string]int) // module path -> line
 	var errs ErrorList
 	for _, m := range mods {
 		errs = append(errs, m.errs...)
 		switch {
 		case m.none:
-			ws.others = append(ws.others, m)
+			ws.others = append(ws.others, m.dir)
 			continue
 		case m.path == "":
 			continue
@@ -181,7 +187,7 @@ func (ws *workspace) uses(path string) bool {
 		if found.Load() {
 			return
 		}
-		if p, err := readModulePath(ws.others[i].dir, nil); err == nil && p == path {
+		if p, err := readModulePath(ws.others[i], nil); err == nil && p == path {
 			found.Store(true)
 		}
 	})

@@ -16,3 +16,17 @@ func changeTime(fi fs.FileInfo) (ctime int64, dev, ino uint64, ok bool) {
 	}
 	return st.Ctimespec.Nano(), uint64(st.Dev), uint64(st.Ino), true
 }
+
+func stat(name string) (ID, error) {
+	var st syscall.Stat_t
+	for {
+		err := syscall.Stat(name, &st)
+		if err == syscall.EINTR {
+			continue
+		}
+		if err != nil {
+			return ID{}, &fs.PathError{Op: "stat", Path: name, Err: err}
+		}
+		return ID{Dev: uint64(st.Dev), Ino: uint64(st.Ino), Size: st.Size, ModTime: st.Mtimespec.Nano(), ChangeTime: st.Ctimespec.Nano()}, nil
+	}
+}

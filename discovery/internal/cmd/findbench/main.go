@@ -4,7 +4,8 @@
 // In one run it writes synthetic workspaces (package synthws) of 100, 1,000
 // and 10,000 modules, with every module declaring an entry point and with
 // one module in ten declaring one, in a temporary directory. For each it
-// times, in process and warm, the median of repeated calls of:
+// times, in process and warm (after the files have aged past the window in
+// which Find does not trust their times), the median of repeated calls of:
 //
 //   - Find: discovery.Find with WithWorkspace and WithGroup;
 //   - floor: a plain loop reading the same go.work, go.mod and
@@ -18,6 +19,12 @@
 // The four are interleaved, call after call, so that they see the same
 // load. It prints a table with the ratios Find/floor and Python/Find, the
 // time per module, and the bytes and allocations of Find per module.
+//
+// Warm calls of Find reuse what earlier calls read of unchanged modules, as
+// a long-running program's do; a program that discovers once pays for a
+// first call. A second table gives first calls: Find on a copy of go.work
+// it has not read before (so that it reads every module), timed alongside
+// the floor, and Python's first call in a new process.
 //
 // Usage:
 //
@@ -45,6 +52,7 @@ import (
 	"time"
 
 	"github.com/go-entrypoints/entrypoints/discovery"
+	"github.com/go-entrypoints/entrypoints/discovery/internal/fileid"
 	"github.com/go-entrypoints/entrypoints/discovery/internal/synthws"
 )
 
@@ -88,10 +96,14 @@ func main() {
 
 // A result is one row of the table.
 type result struct {
-	shape                           synthws.Shape
-	find, floor, readFile, python   time.Duration
-	calls                           int
-	bytesPerModule, allocsPerModule float64
+	shape                         synthws.Shape
+	find, floor, readFile, python time.Duration
+	calls                         int
+	// First calls: Find on a workspace it has not read before in this
+	// process, the floor timed alongside, and Python's first call in a
+	// new process.
+	findFirst, floorFirst, pythonFirst time.Duration
+	bytesPerModule, allocsPerModule    float64
 }
 
 func run(w io.Writer, shapes []synthws.Shape, python string, target time.Duration) error {
@@ -132,19 +144,21 @@ func run(w io.Writer, shapes []synthws.Shape, python string, target time.Duratio
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "modules\tdeclaring\tFind\tfloor\tReadFile\tPython\tFind/floor\tPython/Find\tFind/module\tB/module\tallocs/module\t")
 	for _, r := range results {
-		declaring := "all"
-		if r.shape.Every > 1 {
-			declaring = fmt.Sprintf("1 in %d", r.shape.Every)
-		}
-		py, ratio := "-", "-"
-		if r.python > 0 {
-			py = dur(r.python)
-			ratio = fmt.Sprintf("%.1fx", float64(r.python)/float64(r.find))
-		}
 		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%.2fx\t%s\t%s\t%.0f\t%.1f\t\n",
-			r.shape.Modules, declaring, dur(r.find), dur(r.floor), dur(r.readFile), py,
-			float64(r.find)/float64(r.floor), ratio,
+			r.shape.Modules, declaring(r.shape), dur(r.find), dur(r.floor), dur(r.readFile), pyDur(r.python),
+			float64(r.find)/float64(r.floor), ratio(r.python, r.find),
 			dur(r.find/time.Duration(r.shape.Modules)), r.bytesPerModule, r.allocsPerModule)
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	fmt.Fprintf(w, "\nFirst calls: Find on a workspace this process has not read before (no cache), Python in a new process\n\n")
+	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "modules\tdeclaring\tFind\tfloor\tPython\tFind/floor\tPython/Find\t")
+	for _, r := range results {
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%.2fx\t%s\t\n",
+			r.shape.Modules, declaring(r.shape), dur(r.findFirst), dur(r.floorFirst), pyDur(r.pythonFirst),
+			float64(r.findFirst)/float64(r.floorFirst), ratio(r.pythonFirst, r.findFirst))
 	}
 	if err := tw.Flush(); err != nil {
 		return err
@@ -157,9 +171,34 @@ func run(w io.Writer, shapes []synthws.Shape, python string, target time.Duratio
 	if hi > lo {
 		calls += " to " + strconv.Itoa(hi)
 	}
-	fmt.Fprintf(w, "\nmedians of %s warm calls of each, interleaved; Python in one process kept running\n", calls)
+	fmt.Fprintf(w, "\nmedians of %s warm calls of each (%d first calls), interleaved; warm Python in one process kept running\n", calls, firstCalls)
 	return nil
 }
+
+func declaring(s synthws.Shape) string {
+	if s.Every > 1 {
+		return fmt.Sprintf("1 in %d", s.Every)
+	}
+	return "all"
+}
+
+func pyDur(d time.Duration) string {
+	if d == 0 {
+		return "-"
+	}
+	return dur(d)
+}
+
+// ratio returns python/find as "4.2x", or "-" if Python was not timed.
+func ratio(python, find time.Duration) string {
+	if python == 0 {
+		return "-"
+	}
+	return fmt.Sprintf("%.1fx", float64(python)/float64(find))
+}
+
+// firstCalls is the number of first calls timed for each row.
+const firstCalls = 9
 
 // measure writes a workspace and Python distributions of shape s in dir and
 // times them.
@@ -175,11 +214,12 @@ func measure(dir string, s synthws.Shape, python string, target time.Duration) (
 	if err != nil {
 		return r, err
 	}
+	written := time.Now()
 	want := s.EntryPoints()
 	logger := slog.New(slog.DiscardHandler)
-	find := func() (time.Duration, error) {
+	findIn := func(gowork string) (time.Duration, error) {
 		start := time.Now()
-		eps, err := discovery.Find(discovery.WithWorkspace(ws.GoWork), discovery.WithGroup(synthws.Group), discovery.WithLogger(logger))
+		eps, err := discovery.Find(discovery.WithWorkspace(gowork), discovery.WithGroup(synthws.Group), discovery.WithLogger(logger))
 		d := time.Since(start)
 		switch {
 		case err != nil:
@@ -189,6 +229,7 @@ func measure(dir string, s synthws.Shape, python string, target time.Duration) (
 		}
 		return d, nil
 	}
+	find := func() (time.Duration, error) { return findIn(ws.GoWork) }
 	fl := newFloor(ws)
 	timers := []func() (time.Duration, error){
 		find,
@@ -199,13 +240,18 @@ func measure(dir string, s synthws.Shape, python string, target time.Duration) (
 		if err := synthws.WritePython(pyDir, s); err != nil {
 			return r, err
 		}
-		py, err := startPython(python, pyDir, want)
+		py, err := startPython(python, pyDir, want, "warm")
 		if err != nil {
 			return r, err
 		}
 		defer py.close()
 		timers = append(timers, py.call)
 	}
+
+	// Repeated calls of Find reuse what they read of files that have not
+	// changed for some time (fileid.RacyWindow): wait until the files are
+	// as old as those of a workspace in use.
+	time.Sleep(time.Until(written.Add(fileid.RacyWindow)))
 
 	// A first call of each warms the page cache and tells how many calls
 	// fit in the target time.
@@ -238,6 +284,40 @@ func measure(dir string, s synthws.Shape, python string, target time.Duration) (
 		r.python = median(times[3])
 	}
 
+	// First calls: Find on copies of go.work it has not read before (so
+	// it reads every module, with no cache), interleaved with the floor;
+	// Python's first call in a new process.
+	data, err := os.ReadFile(ws.GoWork)
+	if err != nil {
+		return r, err
+	}
+	var findFirst, floorFirst, pythonFirst []time.Duration
+	for i := range firstCalls {
+		copyPath := filepath.Join(filepath.Dir(ws.GoWork), fmt.Sprintf("first%d.work", i))
+		if err := os.WriteFile(copyPath, data, 0o644); err != nil {
+			return r, err
+		}
+		d, err := findIn(copyPath)
+		if err != nil {
+			return r, err
+		}
+		findFirst = append(findFirst, d)
+		if d, err = fl.time(readLean); err != nil {
+			return r, err
+		}
+		floorFirst = append(floorFirst, d)
+		if python != "" {
+			if d, err = pythonFirstCall(python, pyDir, want); err != nil {
+				return r, err
+			}
+			pythonFirst = append(pythonFirst, d)
+		}
+	}
+	r.findFirst, r.floorFirst = median(findFirst), median(floorFirst)
+	if python != "" {
+		r.pythonFirst = median(pythonFirst)
+	}
+
 	// Allocations, measured apart so that the floor's do not count.
 	calls := max(3, r.calls/4)
 	var before, after runtime.MemStats
@@ -258,7 +338,8 @@ func measure(dir string, s synthws.Shape, python string, target time.Duration) (
 // pythonScript serves timings of importlib.metadata.entry_points(group=...)
 // with the distributions in sys.argv[1] first on sys.path: after a warm-up
 // call that checks the number of entry points, it answers each line of its
-// input with the duration, in seconds, of one more call.
+// input with the duration, in seconds, of one more call. With "first" as
+// its last argument, it prints the duration of its first call and exits.
 const pythonScript = `
 import sys, time
 site, want = sys.argv[1], int(sys.argv[2])
@@ -266,6 +347,12 @@ sys.path.insert(0, site)
 from importlib.metadata import entry_points
 def once():
     return len(entry_points(group=sys.argv[3]))
+if sys.argv[4] == "first":
+    start = time.perf_counter()
+    n = once()
+    print("ready", flush=True)
+    print(time.perf_counter() - start, flush=True)
+    sys.exit(0 if n == want else f"entry_points found {n} entry points, want {want}")
 n = once()
 if n != want:
     sys.exit(f"entry_points found {n} entry points, want {want}")
@@ -276,6 +363,24 @@ for _ in sys.stdin:
     print(time.perf_counter() - start, flush=True)
 `
 
+// pythonFirstCall returns the duration of the first call of
+// importlib.metadata.entry_points in a new Python process.
+func pythonFirstCall(python, site string, want int) (time.Duration, error) {
+	p, err := startPython(python, site, want, "first")
+	if err != nil {
+		return 0, err
+	}
+	defer p.close()
+	if !p.out.Scan() {
+		return 0, errors.New("python stopped answering (see its errors above)")
+	}
+	secs, err := strconv.ParseFloat(p.out.Text(), 64)
+	if err != nil {
+		return 0, fmt.Errorf("python answered %q: %w", p.out.Text(), err)
+	}
+	return time.Duration(secs * float64(time.Second)), nil
+}
+
 // A pythonTimer is a Python process running pythonScript.
 type pythonTimer struct {
 	cmd *exec.Cmd
@@ -283,10 +388,10 @@ type pythonTimer struct {
 	out *bufio.Scanner
 }
 
-func startPython(python, site string, want int) (*pythonTimer, error) {
+func startPython(python, site string, want int, mode string) (*pythonTimer, error) {
 	// -I -S: no user or site packages, so that Python reads our
 	// distributions and little else.
-	cmd := exec.Command(python, "-I", "-S", "-c", pythonScript, site, strconv.Itoa(want), synthws.Group)
+	cmd := exec.Command(python, "-I", "-S", "-c", pythonScript, site, strconv.Itoa(want), synthws.Group, mode)
 	cmd.Stderr = os.Stderr
 	in, err := cmd.StdinPipe()
 	if err != nil {
