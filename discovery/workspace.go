@@ -7,13 +7,14 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"runtime"
 	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
 
 	"golang.org/x/mod/modfile"
+
+	"github.com/go-entrypoints/entrypoints/discovery/internal/parallel"
 )
 
 // FindWorkspace returns the go.work file in effect for the go command run
@@ -119,7 +120,7 @@ func readWorkspace(file string) (*workspace, ErrorList) {
 	if cacheModules(file) {
 		read = readModuleCached
 	}
-	parallel(len(mods), func(i int) {
+	parallel.For(len(mods), func(i int) {
 		u := wf.Use[i]
 		dir := filepath.FromSlash(u.Path)
 		if filepath.IsAbs(dir) {
@@ -137,7 +138,7 @@ func readWorkspace(file string) (*workspace, ErrorList) {
 // workspace used them in that order.
 func readModules(dirs []string) (*workspace, ErrorList) {
 	mods := make([]wsModule, len(dirs))
-	parallel(len(mods), func(i int) {
+	parallel.For(len(mods), func(i int) {
 		dir, err := filepath.Abs(dirs[i])
 		if err != nil {
 			mods[i].errs = ErrorList{{File: dirs[i], Err: err}}
@@ -183,7 +184,7 @@ func (ws *workspace) uses(path string) bool {
 		return true
 	}
 	var found atomic.Bool
-	parallel(len(ws.others), func(i int) {
+	parallel.For(len(ws.others), func(i int) {
 		if found.Load() {
 			return
 		}
@@ -294,27 +295,3 @@ var readBufs = sync.Pool{New: func() any {
 
 // maxPooledBuf is the capacity above which a buffer is not kept in readBufs.
 const maxPooledBuf = 64 << 10
-
-// parallel calls f(0), ..., f(n-1) on up to GOMAXPROCS goroutines, or
-// inline when n is small.
-func parallel(n int, f func(int)) {
-	workers := min(runtime.GOMAXPROCS(0), n/16)
-	if workers <= 1 {
-		for i := range n {
-			f(i)
-		}
-		return
-	}
-	var (
-		wg   sync.WaitGroup
-		next atomic.Int64
-	)
-	for range workers {
-		wg.Go(func() {
-			for i := int(next.Add(1) - 1); i < n; i = int(next.Add(1) - 1) {
-				f(i)
-			}
-		})
-	}
-	wg.Wait()
-}

@@ -53,6 +53,7 @@ import (
 
 	"github.com/go-entrypoints/entrypoints/discovery"
 	"github.com/go-entrypoints/entrypoints/discovery/internal/fileid"
+	"github.com/go-entrypoints/entrypoints/discovery/internal/parallel"
 	"github.com/go-entrypoints/entrypoints/discovery/internal/synthws"
 )
 
@@ -465,7 +466,7 @@ func (f *floor) time(read func(name string, buf *[]byte) (int, error)) (time.Dur
 		return 0, err
 	}
 	f.n.Add(int64(n))
-	parallel(len(f.files), func(i int) {
+	parallel.For(len(f.files), func(i int) {
 		buf := f.bufs.Get().(*[]byte)
 		defer f.bufs.Put(buf)
 		for _, name := range f.files[i] {
@@ -485,31 +486,6 @@ func (f *floor) time(read func(name string, buf *[]byte) (int, error)) (time.Dur
 func readFile(name string, buf *[]byte) (int, error) {
 	data, err := os.ReadFile(name)
 	return len(data), err
-}
-
-// parallel calls f(0), ..., f(n-1) on up to GOMAXPROCS goroutines, or
-// inline when n is small: the same policy as discovery's parallel, which
-// the floor must match.
-func parallel(n int, f func(int)) {
-	workers := min(runtime.GOMAXPROCS(0), n/16)
-	if workers <= 1 {
-		for i := range n {
-			f(i)
-		}
-		return
-	}
-	var (
-		wg   sync.WaitGroup
-		next atomic.Int64
-	)
-	for range workers {
-		wg.Go(func() {
-			for i := int(next.Add(1) - 1); i < n; i = int(next.Add(1) - 1) {
-				f(i)
-			}
-		})
-	}
-	wg.Wait()
 }
 
 func median(ds []time.Duration) time.Duration {
