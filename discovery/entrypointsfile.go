@@ -17,6 +17,10 @@ const FileName = "entry_points.txt"
 // file gives an error instead of exhausting memory.
 const maxFileSize = 1 << 20
 
+// maxImportPath bounds the length of import paths: the go command cannot
+// load packages by paths much longer, and no module has them.
+const maxImportPath = 1024
+
 // maxFileErrors bounds the errors reported for one file.
 const maxFileErrors = 10
 
@@ -79,8 +83,18 @@ func ParseFile(file string, data []byte) ([]EntryPoint, error) {
 		group string
 		seen  map[[2]string]int // (group, name) -> line, once there are seenMapMin
 	)
+	// Past maxFileErrors, errors are counted, not kept: parsing goes on,
+	// so that the good lines after many bad ones are still found.
+	more, firstMore := 0, 0
 	fail := func(line int, format string, args ...any) {
-		errs = append(errs, &Error{File: file, Line: line, Err: fmt.Errorf(format, args...)})
+		if len(errs) < maxFileErrors {
+			errs = append(errs, &Error{File: file, Line: line, Err: fmt.Errorf(format, args...)})
+			return
+		}
+		if more == 0 {
+			firstMore = line
+		}
+		more++
 	}
 	if len(data) > maxFileSize {
 		fail(0, "file is %d bytes, more than the %d allowed; an entry_points.txt holds a few lines of name = importpath:Symbol", len(data), maxFileSize)
@@ -90,10 +104,6 @@ func ParseFile(file string, data []byte) ([]EntryPoint, error) {
 	line := 0
 	for raw := range strings.SplitSeq(string(data), "\n") {
 		line++
-		if len(errs) >= maxFileErrors {
-			fail(line, "too many errors; stopped reading")
-			break
-		}
 		text := strings.TrimSpace(raw)
 		switch {
 		case text == "" || strings.HasPrefix(text, "#"):
@@ -152,6 +162,9 @@ func ParseFile(file string, data []byte) ([]EntryPoint, error) {
 			}
 		}
 	}
+	if more > 0 {
+		errs = append(errs, &Error{File: file, Line: firstMore, Err: fmt.Errorf("and %d more errors from this line on", more)})
+	}
 	if len(errs) > 0 {
 		return eps, errs
 	}
@@ -163,6 +176,9 @@ func checkValue(value string) error {
 	path, sym, ok := strings.Cut(value, ":")
 	if !ok || path == "" || sym == "" {
 		return fmt.Errorf("invalid value %s: want importpath:Symbol, such as example.com/myhandler:NewHandler", quote(value))
+	}
+	if len(path) > maxImportPath {
+		return fmt.Errorf("import path %s is %d bytes long, more than the %d allowed", quote(path), len(path), maxImportPath)
 	}
 	if err := module.CheckImportPath(path); err != nil {
 		return fmt.Errorf("invalid import path in %s: %v", quote(value), err)

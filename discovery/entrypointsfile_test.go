@@ -115,12 +115,19 @@ func TestParseFileHostile(t *testing.T) {
 		assert.Empty(t, eps)
 		assert.ErrorContains(t, err, "more than the 1048576 allowed")
 	})
-	t.Run("many bad lines are cut short", func(t *testing.T) {
-		_, err := discovery.ParseFile("f", []byte(strings.Repeat("garbage\n", 1000)))
+	t.Run("many bad lines are counted, and the good ones after them found", func(t *testing.T) {
+		eps, err := discovery.ParseFile("f", []byte(strings.Repeat("garbage\n", 1000)+"[g]\ngood = example.com/m:Good\n"))
 		var list discovery.ErrorList
 		require.ErrorAs(t, err, &list)
-		assert.LessOrEqual(t, len(list), 11)
-		assert.Contains(t, list[len(list)-1].Error(), "too many errors")
+		assert.Len(t, list, 11)
+		assert.Equal(t, "f:11: and 990 more errors from this line on", list[10].Error())
+		require.Len(t, eps, 1)
+		assert.Equal(t, "good", eps[0].Name)
+	})
+	t.Run("very long import path", func(t *testing.T) {
+		_, err := discovery.ParseFile("f", []byte("[g]\nlong = example.com/"+strings.Repeat("a", 50000)+":A\n"))
+		assert.ErrorContains(t, err, "f:2: entry point long: import path")
+		assert.ErrorContains(t, err, "is 50012 bytes long, more than the 1024 allowed")
 	})
 	t.Run("long and binary values are quoted and shortened", func(t *testing.T) {
 		_, err := discovery.ParseFile("f", []byte("[g]\n"+strings.Repeat("\x00\xff", 500)+"\n"))
