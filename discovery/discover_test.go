@@ -107,7 +107,7 @@ func TestDiscoverIsolatesFailures(t *testing.T) {
 	linked := "example.com/linked/entry_points.txt:7: entry point "
 	assert.ElementsMatch(t, []string{
 		ws + `:3: unexpected line "bad line here": want name = importpath:Symbol, a [group] header, a # comment or a blank line`,
-		ws + ":4: entry point Good in [torchrun.handlers] of module example.com/ws: conflicting declarations: module example.com/linked declares it too, at example.com/linked/entry_points.txt:7, and wins; fix: rename one of the two, or remove one module from the workspace (go work edit -dropuse=DIR)",
+		ws + ":4: entry point Good in [torchrun.handlers] of module example.com/ws: conflicting declarations: module example.com/linked declares it too, at example.com/linked/entry_points.txt:7 (linked into this binary), and wins; fix: rename one of the two, or remove one module from the workspace (go work edit -dropuse=DIR)",
 		linked + "WrongType in [torchrun.handlers] of module example.com/linked: WrongType has type string; want func() registry.Creator or registry.Creator",
 		linked + "Panics in [torchrun.handlers] of module example.com/linked: Panics panicked: boom",
 		linked + "NilCreator in [torchrun.handlers] of module example.com/linked: NilCreator gave a nil registry.Creator",
@@ -225,4 +225,22 @@ func TestOutOfTreeHandlerLoading(t *testing.T) {
 	assert.NotContains(t, find("./app"), "[torchrun.handlers] testbackend")
 	assert.Contains(t, find("./app", backend), "[torchrun.handlers] testbackend")
 	assert.NotContains(t, find("./app"), "[torchrun.handlers] testbackend")
+}
+
+// TestLinkedWinsOverEarlierDeclaration checks that a linked entry point
+// wins over a workspace module declaring the same name earlier in use
+// order, and that the conflict names the linked one's declaration.
+func TestLinkedWinsOverEarlierDeclaration(t *testing.T) {
+	defer discovery.ResetLinked()()
+	linkHandler("H", fakeFactory)
+	gowork := workspace(t, []string{"./first", "./lk"},
+		module("first", "example.com/first", "[torchrun.handlers]\nH = example.com/first:H\n"),
+		module("lk", "example.com/linked", "[torchrun.handlers]\n\nH = example.com/linked:H\n"))
+	eps, err := discovery.Find(discovery.WithWorkspace(gowork))
+	require.Len(t, eps, 1)
+	assert.Equal(t, "example.com/linked", eps[0].Module)
+	assert.True(t, eps[0].Linked)
+	lk := filepath.Join(filepath.Dir(gowork), "lk", "entry_points.txt")
+	assert.Equal(t, lk+":3", eps[0].Pos())
+	assert.ErrorContains(t, err, "first/entry_points.txt:2: entry point H in [torchrun.handlers] of module example.com/first: conflicting declarations: module example.com/linked declares it too, at "+lk+":3 (linked into this binary), and wins")
 }

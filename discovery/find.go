@@ -104,29 +104,53 @@ type found struct {
 
 func find(c *config) *found {
 	res := &found{symbols: make(map[int]any)}
-	index := make(map[[2]string]int) // (group, name) -> index in res.eps
+	ws := c.readWorkspace(res)
+	linked := linkedEntryPoints()
 
-	for _, l := range linkedEntryPoints() {
+	// A linked entry point that a module of the workspace declares points
+	// at that declaration.
+	var declared map[[3]string]*EntryPoint // (group, name, module)
+	if ws != nil && len(linked) > 0 {
+		declared = make(map[[3]string]*EntryPoint)
+		for _, m := range ws.modules {
+			for j := range m.eps {
+				ep := &m.eps[j]
+				declared[[3]string{ep.Group, ep.Name, ep.Module}] = ep
+			}
+		}
+	}
+
+	index := make(map[[2]string]int) // (group, name) -> index in res.eps
+	for _, l := range linked {
 		if c.group != "" && l.Group != c.group {
 			continue
 		}
-		key := [2]string{l.Group, l.Name}
+		ep := l.entryPoint()
+		if d := declared[[3]string{ep.Group, ep.Name, ep.Module}]; d != nil {
+			if d.Value != ep.Value {
+				res.warnings = append(res.warnings, &Error{
+					File: d.File, Line: d.Line, EntryPoint: copyOf(*d),
+					Err: fmt.Errorf("declared as %s but linked as %s; the linked symbol is used", d.Value, ep.Value),
+					Fix: "go generate ./... in the main package, then rebuild",
+				})
+			}
+			ep.File, ep.Line, ep.Dir = d.File, d.Line, d.Dir
+		}
+		key := [2]string{ep.Group, ep.Name}
 		if i, dup := index[key]; dup {
-			if res.eps[i].Module != l.Module {
-				ep := l.entryPoint()
+			if res.eps[i].Module != ep.Module {
 				res.problems = append(res.problems, conflict(res.eps[i], ep))
 			}
 			continue
 		}
 		index[key] = len(res.eps)
 		res.symbols[len(res.eps)] = l.Symbol
-		res.eps = append(res.eps, l.entryPoint())
+		res.eps = append(res.eps, ep)
 	}
-
-	ws := c.readWorkspace(res)
 	if ws == nil {
 		return res
 	}
+
 	n := len(res.eps)
 	for _, m := range ws.modules {
 		n += len(m.eps)
@@ -140,26 +164,15 @@ func find(c *config) *found {
 			}
 			key := [2]string{ep.Group, ep.Name}
 			i, dup := index[key]
-			if !dup {
+			switch {
+			case !dup:
 				index[key] = len(res.eps)
 				res.eps = append(res.eps, *ep)
-				continue
+			case res.eps[i].Linked && res.eps[i].Module == ep.Module:
+				// The declaration of a linked entry point, merged above.
+			default:
+				res.problems = append(res.problems, conflict(res.eps[i], *ep))
 			}
-			prev := &res.eps[i]
-			if prev.Module != ep.Module || !prev.Linked {
-				res.problems = append(res.problems, conflict(*prev, *ep))
-				continue
-			}
-			// The workspace declares an entry point that is linked:
-			// point at its source, and warn if the link is stale.
-			if prev.Value != ep.Value {
-				res.warnings = append(res.warnings, &Error{
-					File: ep.File, Line: ep.Line, EntryPoint: copyOf(*ep),
-					Err: fmt.Errorf("declared as %s but linked as %s; the linked symbol is used", ep.Value, prev.Value),
-					Fix: "go generate ./... in the main package, then rebuild",
-				})
-			}
-			prev.File, prev.Line, prev.Dir = ep.File, ep.Line, ep.Dir
 		}
 	}
 	return res
@@ -213,6 +226,15 @@ var mainModule = sync.OnceValue(func() string {
 	return ""
 })
 
+// linkedNote says that ep is linked into the binary, if it is: a linked
+// entry point wins over the workspace's declarations.
+func linkedNote(ep EntryPoint) string {
+	if ep.Linked {
+		return " (linked into this binary)"
+	}
+	return ""
+}
+
 // copyOf returns a pointer to a copy of ep.
 func copyOf(ep EntryPoint) *EntryPoint { return &ep }
 
@@ -220,7 +242,7 @@ func copyOf(ep EntryPoint) *EntryPoint { return &ep }
 func conflict(a, b EntryPoint) *Error {
 	return &Error{
 		File: b.File, Line: b.Line, EntryPoint: &b,
-		Err: fmt.Errorf("%w: module %s declares it too, at %s, and wins", ErrConflict, a.Module, a.Pos()),
+		Err: fmt.Errorf("%w: module %s declares it too, at %s%s, and wins", ErrConflict, a.Module, a.Pos(), linkedNote(a)),
 		Fix: "rename one of the two, or remove one module from the workspace (go work edit -dropuse=DIR)",
 	}
 }
