@@ -9,19 +9,21 @@ import (
 	"syscall"
 )
 
-// readFileInto does what readFile does, results and errors included, but
-// reads into *buf, which it grows as needed; the data returned aliases
-// *buf. It makes fewer system calls: os.Open readies every file for the
-// netpoller (fcntl and epoll_ctl calls, useless for regular files), which
-// costs more than reading a small file. Reading a workspace opens two files
-// per module, so this halves the time of Find.
+// readFileInto does what readFile does for regular files, results and
+// errors included, but reads into *buf, which it grows as needed; the data
+// returned aliases *buf. It makes fewer system calls: os.Open readies every
+// file for the netpoller (fcntl and epoll_ctl calls, useless for regular
+// files), which costs more than reading a small file; and it does not stat
+// the file first. Reading a workspace opens two files per module, so this
+// halves the time of Find. The file is opened non-blocking, so that a named
+// pipe gives an error or nothing rather than blocking.
 func readFileInto(name string, buf *[]byte) ([]byte, error) {
 	var (
 		fd  int
 		err error
 	)
 	for {
-		fd, err = syscall.Open(name, syscall.O_RDONLY|syscall.O_CLOEXEC, 0)
+		fd, err = syscall.Open(name, syscall.O_RDONLY|syscall.O_CLOEXEC|syscall.O_NONBLOCK, 0)
 		if err != syscall.EINTR {
 			break
 		}

@@ -215,7 +215,7 @@ func readModule(m wsModule, file string) wsModule {
 		if errors.Is(err, fs.ErrNotExist) {
 			m.none = true
 		} else {
-			m.errs = ErrorList{{File: epfile, Err: err}}
+			m.errs = ErrorList{unreadable(m, file, epfile, err)}
 		}
 		return m
 	}
@@ -244,6 +244,23 @@ func readModule(m wsModule, file string) wsModule {
 	return m
 }
 
+// unreadable returns the error for a module whose entry_points.txt cannot be
+// read: the file's own problem if it is there, else the go.work line that
+// uses the module.
+func unreadable(m wsModule, file, epfile string, err error) *Error {
+	if fi, serr := os.Stat(epfile); serr == nil {
+		if !fi.Mode().IsRegular() {
+			err = fmt.Errorf("%s is not a regular file", FileName)
+		}
+		return &Error{File: epfile, Err: err, Fix: "make " + FileName + " a file, or remove it"}
+	}
+	if file == "" {
+		return &Error{File: epfile, Err: err}
+	}
+	return &Error{File: file, Line: m.line, Err: fmt.Errorf("module directory %s: %w", m.use, err),
+		Fix: "go work edit -dropuse=" + m.use + ", or make it a module directory"}
+}
+
 // errNoModule is the error of a go.mod without a module directive.
 var errNoModule = errors.New("no module directive")
 
@@ -269,10 +286,16 @@ func readModulePath(dir string, buf *[]byte) (string, error) {
 	return path, nil
 }
 
-// readFile reads a small file, refusing to read more than maxFileSize+1
-// bytes, so that a device or a huge file in the wrong place gives an error
-// (from ParseFile) instead of exhausting memory.
+// readFile reads a small regular file, refusing to read more than
+// maxFileSize+1 bytes, so that a device, a pipe or a huge file in the wrong
+// place gives an error instead of exhausting memory or blocking.
 func readFile(name string) ([]byte, error) {
+	// A named pipe would block the open: only regular files are read.
+	if fi, err := os.Stat(name); err != nil {
+		return nil, err
+	} else if !fi.Mode().IsRegular() {
+		return nil, fmt.Errorf("%s is not a regular file", name)
+	}
 	f, err := os.Open(name)
 	if err != nil {
 		return nil, err

@@ -4,6 +4,7 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -272,6 +273,52 @@ func TestFindHostileFiles(t *testing.T) {
 	var list discovery.ErrorList
 	require.ErrorAs(t, err, &list)
 	require.Len(t, list, 2, "%v", err)
-	assert.Contains(t, list[0].Error(), "dev/entry_points.txt is larger than 1048576 bytes")
+	assert.Contains(t, list[0].Error(), "dev/entry_points.txt: entry_points.txt is not a regular file")
 	assert.Contains(t, list[1].Error(), "dir/entry_points.txt")
+}
+
+func TestFindUnreadableModules(t *testing.T) {
+	defer discovery.ResetLinked()()
+	gowork := workspace(t, []string{"./afile", "./loop", "./epdir", "./good"},
+		module("good", "example.com/good", "[g]\nok = example.com/good:OK\n"),
+		module("epdir", "example.com/epdir", ""),
+		map[string]string{"afile": "not a directory"})
+	root := filepath.Dir(gowork)
+	require.NoError(t, os.Symlink("loop", filepath.Join(root, "loop")))
+	require.NoError(t, os.Mkdir(filepath.Join(root, "epdir", "entry_points.txt"), 0o755))
+	eps, err := discovery.Find(discovery.WithWorkspace(gowork))
+	assert.Equal(t, []string{"[g] ok"}, names(eps))
+	var list discovery.ErrorList
+	require.ErrorAs(t, err, &list)
+	require.Len(t, list, 3, "%v", err)
+	assert.Contains(t, list[0].Error(), "go.work:4: module directory ./afile: ")
+	assert.Contains(t, list[0].Error(), "not a directory; fix: go work edit -dropuse=./afile, or make it a module directory")
+	assert.Contains(t, list[1].Error(), "go.work:5: module directory ./loop: ")
+	assert.Contains(t, list[1].Error(), "too many levels of symbolic links; fix: go work edit -dropuse=./loop")
+	assert.Contains(t, list[2].Error(), "epdir/entry_points.txt: entry_points.txt is not a regular file; fix: make entry_points.txt a file, or remove it")
+}
+
+func TestFindNamedPipes(t *testing.T) {
+	defer discovery.ResetLinked()()
+	gowork := workspace(t, []string{"./pipe", "./good"},
+		module("good", "example.com/good", "[g]\nok = example.com/good:OK\n"),
+		module("pipe", "example.com/pipe", ""))
+	root := filepath.Dir(gowork)
+	if err := syscallMkfifo(filepath.Join(root, "pipe", "entry_points.txt")); err != nil {
+		t.Skipf("no named pipes here: %v", err)
+	}
+	require.NoError(t, syscallMkfifo(filepath.Join(root, "pipe.work")))
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		eps, _ := discovery.Find(discovery.WithWorkspace(gowork))
+		assert.Contains(t, names(eps), "[g] ok")
+		_, err := discovery.Find(discovery.WithWorkspace(filepath.Join(root, "pipe.work")))
+		assert.ErrorContains(t, err, "pipe.work is not a regular file")
+	}()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("Find blocked on a named pipe")
+	}
 }
