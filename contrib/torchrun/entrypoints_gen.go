@@ -3,10 +3,9 @@
 package main
 
 import (
-	"github.com/go-entrypoints/entrypoints/discovery"
-
 	etcd "github.com/go-entrypoints/entrypoints/contrib/etcd"
 	static "github.com/go-entrypoints/entrypoints/contrib/static"
+	discovery "github.com/go-entrypoints/entrypoints/discovery"
 	testbackend "github.com/go-entrypoints/entrypoints/testpackages/testbackend"
 )
 

@@ -334,3 +334,47 @@ func TestBrokenModules(t *testing.T) {
 	assert.Contains(t, out, "4 problems")
 	assert.Contains(t, out, "has no symbol DoesNotExist")
 }
+
+// TestGenerateAvoidsNameClashes checks that the generated imports take no
+// name the package declares, in its test files too, nor init.
+func TestGenerateAvoidsNameClashes(t *testing.T) {
+	s := newSandbox(t)
+	s.write(appFiles)
+	s.write(map[string]string{
+		"app/names.go":      "package main\n\nvar discovery2, conn = 1, 2\n\nfunc discovery3() {}\n",
+		"app/names_test.go": "package main\n\nvar h = 3\n",
+		"h/go.mod":          "module example.org/h\n\ngo 1.26.0\n",
+		"h/entry_points.txt": "[torchrun.handlers]\n" +
+			"a = example.org/h/init:NewHandler\n" +
+			"b = example.org/h/discovery:NewHandler\n" +
+			"c = example.org/h/conn:NewHandler\n" +
+			"d = example.org/h:NewHandler\n",
+	})
+	for _, pkg := range []string{"init", "discovery", "conn", ""} {
+		name := pkg
+		if name == "" {
+			name = "h"
+		}
+		s.write(map[string]string{filepath.Join("h", pkg, "h.go"): "package " + name + `
+
+import "github.com/go-entrypoints/entrypoints/registry"
+
+// NewHandler is the entry point.
+func NewHandler() registry.Creator { return nil }
+`})
+	}
+	s.ok(".", "go", "work", "init", "./app", "./h", s.root)
+	s.ok("app", "go", "generate", "./...")
+	s.ok("app", "go", "vet", ".")
+	gen, err := os.ReadFile(filepath.Join(s.dir, "app", "entrypoints_gen.go"))
+	require.NoError(t, err)
+	for _, want := range []string{
+		`discovery "github.com/go-entrypoints/entrypoints/discovery"`,
+		`h2 "example.org/h"`,
+		`conn2 "example.org/h/conn"`,
+		`discovery4 "example.org/h/discovery"`,
+		`init2 "example.org/h/init"`,
+	} {
+		assert.Contains(t, string(gen), want)
+	}
+}

@@ -3,7 +3,9 @@ package main
 import (
 	"bytes"
 	"fmt"
+	"go/ast"
 	"go/format"
+	"go/parser"
 	"go/token"
 	"io"
 	"os"
@@ -47,13 +49,13 @@ func runGenerate(args []string, stdout, stderr io.Writer) error {
 		}
 		link = append(link, ep)
 	}
-	src, err := render(c.self.Name, c.self.PkgPath, link)
-	if err != nil {
-		return err
-	}
 	file := *out
 	if !filepath.IsAbs(file) {
 		file = filepath.Join(p.dir, file)
+	}
+	src, err := render(c.self.Name, c.self.PkgPath, packageNames(p.dir, c.self.Name, file), link)
+	if err != nil {
+		return err
 	}
 	if old, err := os.ReadFile(file); err != nil || !bytes.Equal(old, src) {
 		if err := os.WriteFile(file, src, 0o644); err != nil {
@@ -67,63 +69,97 @@ func runGenerate(args []string, stdout, stderr io.Writer) error {
 }
 
 // render returns the source of the file linking eps into package name, whose
-// import path is self.
-func render(name, self string, eps []discovery.EntryPoint) ([]byte, error) {
+// import path is self and whose other files declare the names in declared.
+func render(name, self string, declared map[string]bool, eps []discovery.EntryPoint) ([]byte, error) {
 	eps = slices.Clone(eps)
 	slices.SortFunc(eps, func(a, b discovery.EntryPoint) int {
 		return strings.Compare(a.Group+"\x00"+a.Name+"\x00"+a.Module, b.Group+"\x00"+b.Name+"\x00"+b.Module)
 	})
-	aliases := importAliases(self, eps)
 	var b bytes.Buffer
 	fmt.Fprintf(&b, "%s\n\npackage %s\n\n", generatedHeader, name)
 	if len(eps) == 0 {
 		b.WriteString("// No entry points are declared by the modules of the workspace.\n")
 		return format.Source(b.Bytes())
 	}
-	fmt.Fprintf(&b, "import (\n\t%q\n\n", discoveryPath)
-	paths := make([]string, 0, len(aliases))
-	for path := range aliases {
-		paths = append(paths, path)
-	}
-	slices.Sort(paths)
-	for _, path := range paths {
-		fmt.Fprintf(&b, "\t%s %q\n", aliases[path], path)
-	}
-	b.WriteString(")\n\nfunc init() {\n\tdiscovery.Link(\n")
-	for _, ep := range eps {
-		sym := ep.Symbol()
-		if alias := aliases[ep.ImportPath()]; alias != "" {
-			sym = alias + "." + sym
-		}
-		fmt.Fprintf(&b, "\t\tdiscovery.Linked{Group: %q, Name: %q, Value: %q, Module: %q, Version: %q, Line: %d, Symbol: %s},\n",
-			ep.Group, ep.Name, ep.Value, ep.Module, ep.Version, ep.Line, sym)
-	}
-	b.WriteString("\t)\n}\n")
-	return format.Source(b.Bytes())
-}
-
-// importAliases chooses a distinct, readable import name for each package
-// that eps name, other than self.
-func importAliases(self string, eps []discovery.EntryPoint) map[string]string {
-	var paths []string
+	paths := []string{discoveryPath}
 	for _, ep := range eps {
 		if path := ep.ImportPath(); path != self && !slices.Contains(paths, path) {
 			paths = append(paths, path)
 		}
 	}
-	slices.Sort(paths)
-	taken := map[string]bool{"discovery": true}
+	slices.Sort(paths[1:])
+	aliases := importAliases(paths, declared)
+	b.WriteString("import (\n")
+	for _, path := range paths {
+		fmt.Fprintf(&b, "\t%s %q\n", aliases[path], path)
+	}
+	fmt.Fprintf(&b, ")\n\nfunc init() {\n\t%s.Link(\n", aliases[discoveryPath])
+	for _, ep := range eps {
+		sym := ep.Symbol()
+		if alias := aliases[ep.ImportPath()]; alias != "" {
+			sym = alias + "." + sym
+		}
+		fmt.Fprintf(&b, "\t\t%s.Linked{Group: %q, Name: %q, Value: %q, Module: %q, Version: %q, Line: %d, Symbol: %s},\n",
+			aliases[discoveryPath], ep.Group, ep.Name, ep.Value, ep.Module, ep.Version, ep.Line, sym)
+	}
+	b.WriteString("\t)\n}\n")
+	return format.Source(b.Bytes())
+}
+
+// importAliases chooses, for each import path in order, a readable import
+// name that differs from the others', from the names the package declares
+// and from those an import cannot take.
+func importAliases(paths []string, declared map[string]bool) map[string]string {
+	taken := map[string]bool{"init": true, "_": true}
 	aliases := make(map[string]string, len(paths))
 	for _, path := range paths {
 		base := identifier(path[strings.LastIndex(path, "/")+1:])
 		alias := base
-		for n := 2; taken[alias] || alias == "_" || token.Lookup(alias).IsKeyword(); n++ {
+		for n := 2; taken[alias] || declared[alias] || token.Lookup(alias).IsKeyword(); n++ {
 			alias = base + strconv.Itoa(n)
 		}
 		taken[alias] = true
 		aliases[path] = alias
 	}
 	return aliases
+}
+
+// packageNames returns the names declared at package level by the Go files
+// of package pkg in dir, test files and files of every build included,
+// except out: the names the generated file's imports must not take.
+func packageNames(dir, pkg, out string) map[string]bool {
+	names := make(map[string]bool)
+	files, _ := filepath.Glob(filepath.Join(dir, "*.go"))
+	fset := token.NewFileSet()
+	for _, file := range files {
+		if file == out {
+			continue
+		}
+		f, err := parser.ParseFile(fset, file, nil, parser.SkipObjectResolution)
+		if err != nil || f.Name.Name != pkg {
+			continue // the compiler will say what is wrong with it
+		}
+		for _, decl := range f.Decls {
+			switch d := decl.(type) {
+			case *ast.FuncDecl:
+				if d.Recv == nil {
+					names[d.Name.Name] = true
+				}
+			case *ast.GenDecl:
+				for _, spec := range d.Specs {
+					switch sp := spec.(type) {
+					case *ast.ValueSpec:
+						for _, n := range sp.Names {
+							names[n.Name] = true
+						}
+					case *ast.TypeSpec:
+						names[sp.Name.Name] = true
+					}
+				}
+			}
+		}
+	}
+	return names
 }
 
 // identifier turns s into a Go identifier.
