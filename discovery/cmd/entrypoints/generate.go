@@ -37,6 +37,9 @@ func runGenerate(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	if c.failed != nil {
+		return fmt.Errorf("nothing written: %v\n%v", c.failed, p.problems)
+	}
 	if c.self == nil || c.self.Name == "" {
 		return errNoPackage
 	}

@@ -26,9 +26,9 @@ type listed struct {
 	Module   string
 	Version  string   `json:",omitempty"`
 	Pos      string   // file:line of the declaration
-	Status   string   // linked, loadable or broken
+	Status   string   // linked, loadable, stale (linked with another value) or broken
 	LinkedBy []string `json:",omitempty"` // generated files that link it
-	Error    string   `json:",omitempty"` // why it is broken
+	Error    string   `json:",omitempty"` // why it is broken or stale
 }
 
 func runList(args []string, stdout, stderr io.Writer) error {
@@ -55,14 +55,29 @@ func runList(args []string, stdout, stderr io.Writer) error {
 	}
 	linkedBy := p.generatedLinks()
 	out := make([]listed, len(eps))
+	broken := 0
 	for i, ep := range eps {
 		l := listed{Group: ep.Group, Name: ep.Name, Value: ep.Value, Module: ep.Module, Version: ep.Version, Pos: p.rel(ep.File) + ":" + strconv.Itoa(ep.Line)}
-		l.LinkedBy = linkedBy[[3]string{ep.Group, ep.Name, ep.Module}]
+		var stale []string
+		for _, ref := range linkedBy[[3]string{ep.Group, ep.Name, ep.Module}] {
+			if ref.value == ep.Value {
+				l.LinkedBy = append(l.LinkedBy, ref.file)
+			} else {
+				stale = append(stale, fmt.Sprintf("linked as %s by %s", ref.value, ref.file))
+			}
+		}
 		switch {
 		case c.errs[i] != nil:
-			l.Status, l.Error = "broken", c.errs[i].Err.Error()+"; fix: "+c.errs[i].Fix
+			l.Status, l.Error = "broken", c.errs[i].Err.Error()
+			if fix := c.errs[i].Fix; fix != "" {
+				l.Error += "; fix: " + fix
+			}
+			broken++
 		case len(l.LinkedBy) > 0:
 			l.Status = "linked"
+		case len(stale) > 0:
+			l.Status = "stale"
+			l.Error = strings.Join(stale, ", ") + "; fix: go generate ./... in that package links it as declared"
 		default:
 			l.Status = "loadable"
 		}
@@ -80,8 +95,8 @@ func runList(args []string, stdout, stderr io.Writer) error {
 	for _, e := range p.problems {
 		fmt.Fprintf(stderr, "entrypoints list: %v\n", e)
 	}
-	if len(p.problems) > 0 {
-		return fmt.Errorf("%d problems in the workspace's entry_points.txt files (entrypoints check lists them)", len(p.problems))
+	if len(p.problems) > 0 || broken > 0 {
+		return fmt.Errorf("%d broken entry points and %d other problems in the workspace (entrypoints check lists them)", broken, len(p.problems))
 	}
 	return nil
 }
@@ -98,6 +113,8 @@ func printList(w io.Writer, out []listed) {
 		switch {
 		case l.Status == "linked":
 			status += " by " + strings.Join(l.LinkedBy, ", ")
+		case l.Status == "stale":
+			status += " (" + l.Error + ")"
 		case l.Status == "loadable":
 			status += " (not linked: go generate ./... links it; discovery/dynamic loads it at run time)"
 		}
@@ -105,17 +122,21 @@ func printList(w io.Writer, out []listed) {
 	}
 	tw.Flush()
 	for _, l := range out {
-		if l.Error != "" {
+		if l.Status == "broken" {
 			fmt.Fprintf(w, "%s: %s: %s\n", l.Pos, l.Name, l.Error)
 		}
 	}
 }
 
+// A linkRef is a file written by entrypoints generate that links an entry
+// point, and the value it links.
+type linkRef struct{ file, value string }
+
 // generatedLinks finds the files written by entrypoints generate in the
 // main modules and returns, for each (group, name, module) they link, the
-// files that link it, relative to p's directory.
-func (p *project) generatedLinks() map[[3]string][]string {
-	links := make(map[[3]string][]string)
+// files that link it (relative to the workspace) with the value they link.
+func (p *project) generatedLinks() map[[3]string][]linkRef {
+	links := make(map[[3]string][]linkRef)
 	for _, m := range p.modules {
 		if !m.Main || m.Dir == "" {
 			continue
@@ -132,8 +153,8 @@ func (p *project) generatedLinks() map[[3]string][]string {
 				return nil
 			}
 			if strings.HasSuffix(name, ".go") && isGenerated(path) {
-				for _, k := range linkedIn(path) {
-					links[k] = append(links[k], p.rel(path))
+				for k, value := range linkedIn(path) {
+					links[k] = append(links[k], linkRef{p.rel(path), value})
 				}
 			}
 			return nil
@@ -154,14 +175,14 @@ func isGenerated(path string) bool {
 	return strings.TrimSpace(line) == generatedHeader
 }
 
-// linkedIn returns the (group, name, module) of each discovery.Linked
-// literal in a generated file.
-func linkedIn(path string) [][3]string {
+// linkedIn returns the value linked for each (group, name, module) by the
+// Linked literals of a generated file.
+func linkedIn(path string) map[[3]string]string {
 	f, err := parser.ParseFile(token.NewFileSet(), path, nil, 0)
 	if err != nil {
 		return nil
 	}
-	var keys [][3]string
+	keys := make(map[[3]string]string)
 	ast.Inspect(f, func(n ast.Node) bool {
 		lit, ok := n.(*ast.CompositeLit)
 		if !ok {
@@ -182,7 +203,7 @@ func linkedIn(path string) [][3]string {
 				fields[k.Name], _ = strconv.Unquote(v.Value)
 			}
 		}
-		keys = append(keys, [3]string{fields["Group"], fields["Name"], fields["Module"]})
+		keys[[3]string{fields["Group"], fields["Name"], fields["Module"]}] = fields["Value"]
 		return false
 	})
 	return keys

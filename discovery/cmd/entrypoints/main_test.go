@@ -76,6 +76,15 @@ func TestListGenerateCheck(t *testing.T) {
 	require.Equal(t, 0, code, errOut)
 	assert.Equal(t, "ok: 1 entry points in 1 modules\n", out)
 
+	// A declaration changed since generate: list says the link is stale.
+	s.write(map[string]string{
+		"myhandler/other.go":         "package myhandler\n\nimport \"github.com/go-entrypoints/entrypoints/registry\"\n\n// Other is another entry point.\nfunc Other() registry.Creator { return nil }\n",
+		"myhandler/entry_points.txt": "[torchrun.handlers]\nmyhandler = example.com/myhandler:Other\n",
+	})
+	code, out, errOut = runCLI("list")
+	require.Equal(t, 0, code, errOut)
+	assert.Contains(t, out, "stale (linked as example.com/myhandler:NewHandler by app/entrypoints_gen.go; fix: go generate ./... in that package links it as declared)")
+
 	// A broken declaration: check and list report it at its line.
 	s.write(map[string]string{"myhandler/entry_points.txt": "[torchrun.handlers]\nmyhandler = example.com/myhandler:Gone\n[torchrun.handlers\n"})
 	code, _, errOut = runCLI("check")
@@ -94,4 +103,32 @@ func TestListGenerateCheck(t *testing.T) {
 	code, _, errOut = runCLI("generate")
 	assert.Equal(t, 1, code)
 	assert.Contains(t, errOut, "no Go package in the current directory")
+}
+
+// TestBrokenWorkspace checks that the commands still report what they can
+// when the go command refuses the workspace.
+func TestBrokenWorkspace(t *testing.T) {
+	s := newSandbox(t)
+	s.write(appFiles)
+	s.write(handlerFiles("myhandler"))
+	s.write(map[string]string{"go.work": "go 1.26.0\n\nuse (\n\t./app\n\t" + s.root + "\n\t./myhandler\n\t./missing\n)\n"})
+	t.Chdir(filepath.Join(s.dir, "app"))
+	t.Setenv("GOWORK", "")
+	t.Setenv("GOFLAGS", "")
+
+	code, out, errOut := runCLI("list")
+	assert.Equal(t, 1, code)
+	assert.Contains(t, out, "myhandler/entry_points.txt:3")
+	assert.Contains(t, out, "the go command cannot load the packages")
+	assert.Contains(t, errOut, "go.work: go list -m")
+	assert.Contains(t, errOut, "missing")
+
+	code, _, errOut = runCLI("check")
+	assert.Equal(t, 1, code)
+	assert.Contains(t, errOut, "go.work: go list -m")
+
+	code, _, errOut = runCLI("generate")
+	assert.Equal(t, 1, code)
+	assert.Contains(t, errOut, "nothing written")
+	assert.NoFileExists(t, filepath.Join(s.dir, "app", "entrypoints_gen.go"))
 }

@@ -22,6 +22,7 @@ type project struct {
 	modules  []goModule
 	eps      []discovery.EntryPoint
 	problems discovery.ErrorList
+	broken   error // why the go command cannot load the workspace, if it cannot
 }
 
 // goModule is a module as go list -m -json prints it.
@@ -51,12 +52,10 @@ func loadProject(workspace string) (*project, error) {
 		return nil, err
 	}
 
-	var found error
+	var found, listErr error
 	if p.gowork != "" {
 		p.eps, found = discovery.Find(discovery.WithWorkspace(p.gowork))
-		// The modules are listed for their directories only; if go list
-		// fails, the problem shows in Find's errors as well.
-		p.modules, _ = p.goListModules()
+		p.modules, listErr = p.goListModules()
 	} else {
 		if p.modules, err = p.goListModules("all"); err != nil {
 			return nil, err
@@ -80,6 +79,12 @@ func loadProject(workspace string) (*project, error) {
 		p.problems = el
 	} else if found != nil {
 		p.problems = discovery.ErrorList{{Err: found}}
+	}
+	if listErr != nil {
+		// The go command refuses the workspace: nothing can be built or
+		// checked in it until that is fixed.
+		p.problems = append(p.problems, &discovery.Error{File: p.gowork, Err: listErr, Fix: "correct the go.work file"})
+		p.broken = listErr
 	}
 	return p, nil
 }

@@ -15,9 +15,10 @@ const registryPath = "github.com/go-entrypoints/entrypoints/registry"
 
 // checked is the result of type-checking the symbols of entry points.
 type checked struct {
-	self *packages.Package            // the package in the directory, if asked for
-	errs map[int]*discovery.Error     // index in the entry points -> problem
-	pkgs map[string]*packages.Package // by import path
+	failed error                        // why no package could be loaded, if none could
+	self   *packages.Package            // the package in the directory, if asked for
+	errs   map[int]*discovery.Error     // index in the entry points -> problem
+	pkgs   map[string]*packages.Package // by import path
 }
 
 // typecheck loads the packages named by eps, and the package in p's
@@ -40,11 +41,19 @@ func (p *project) typecheck(eps []discovery.EntryPoint, self bool) (*checked, er
 		Dir:  p.dir,
 		Env:  p.env(),
 	}
-	roots, err := packages.Load(cfg, patterns...)
-	if err != nil {
-		return nil, fmt.Errorf("loading packages: %w", err)
-	}
 	c := &checked{errs: make(map[int]*discovery.Error), pkgs: make(map[string]*packages.Package)}
+	roots, err := packages.Load(cfg, patterns...)
+	if p.broken != nil || err != nil {
+		// Nothing can be checked: every entry point says why.
+		if err == nil {
+			err = p.broken
+		}
+		c.failed = fmt.Errorf("the go command cannot load the packages: %v", err)
+		for i, ep := range eps {
+			c.errs[i] = &discovery.Error{File: ep.File, Line: ep.Line, EntryPoint: &eps[i], Err: c.failed}
+		}
+		return c, nil
+	}
 	for _, pkg := range roots {
 		if self && pkg.Dir == p.dir && c.self == nil {
 			c.self = pkg
