@@ -151,14 +151,21 @@ const buildDirPrefix = "build-"
 // plan's entry points and others.
 func (p *plan) parseBuildError(output string) *buildError {
 	be := &buildError{output: strings.TrimSpace(output), symbols: make(map[int]string)}
+	var last []int // entry points of the error above
 	for _, l := range strings.Split(be.output, "\n") {
 		if strings.HasPrefix(l, "#") || strings.TrimSpace(l) == "" {
 			continue
 		}
 		m := mainErrRE.FindStringSubmatch(l)
 		if m == nil {
-			if !strings.HasPrefix(l, "\t") { // continuation lines belong to the error above
+			if !strings.HasPrefix(l, "\t") {
 				be.other = true
+				last = nil
+				continue
+			}
+			// A continuation line belongs to the error above.
+			for _, i := range last {
+				be.symbols[i] += " " + strings.TrimSpace(l)
 			}
 			continue
 		}
@@ -169,6 +176,7 @@ func (p *plan) parseBuildError(output string) *buildError {
 		} else {
 			idx = p.impLine[line]
 		}
+		last = idx
 		if idx == nil {
 			be.other = true
 			continue

@@ -114,7 +114,13 @@ func verify(dir, key string) (ok bool, reason string) {
 	if err != nil || !fi.Mode().IsRegular() {
 		return false, reasonTampered
 	}
-	sum, recID, _ := strings.Cut(strings.TrimSpace(string(rec)), " ")
+	// The record names its key: a plugin and record copied from another
+	// entry (another build of the same handler, say) are not taken.
+	recKey, rest, _ := strings.Cut(strings.TrimSpace(string(rec)), " ")
+	if recKey != key {
+		return false, reasonTampered
+	}
+	sum, recID, _ := strings.Cut(rest, " ")
 	id, ctime := identity(fi)
 	if id != "" && id == recID {
 		if rfi, err := os.Stat(record); err == nil && rfi.ModTime().Sub(ctime) >= racyWindow {
@@ -167,9 +173,10 @@ func install(dir, key, built string) error {
 	return writeRecord(dir, key, sum+" "+id)
 }
 
-// writeRecord atomically replaces the record of the plugin for key.
+// writeRecord atomically replaces the record of the plugin for key: the key,
+// then the plugin's checksum and identity.
 func writeRecord(dir, key, record string) error {
-	return writeFile(dir, sumPath(dir, key), record+"\n")
+	return writeFile(dir, sumPath(dir, key), key+" "+record+"\n")
 }
 
 // writeFile atomically replaces the file at path, in the cache dir, with

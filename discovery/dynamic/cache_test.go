@@ -80,6 +80,14 @@ func TestVerifyInstall(t *testing.T) {
 			require.NoError(t, os.Symlink(other, soPath(dir, key)))
 		}},
 		{"checksum removed", func(t *testing.T) { require.NoError(t, os.Remove(sumPath(dir, key))) }},
+		{"plugin and record of another entry", func(t *testing.T) {
+			const other = "4567ef01"
+			built := filepath.Join(t.TempDir(), "other.so")
+			require.NoError(t, os.WriteFile(built, []byte("another plugin"), 0o600))
+			require.NoError(t, install(dir, other, built))
+			require.NoError(t, os.Rename(soPath(dir, other), soPath(dir, key)))
+			require.NoError(t, os.Rename(sumPath(dir, other), sumPath(dir, key)))
+		}},
 	}
 	for _, tt := range tamper {
 		t.Run(tt.name, func(t *testing.T) {

@@ -114,7 +114,7 @@ func (l *load) module(dir string, eps []discovery.EntryPoint, split bool) ([]any
 		case be != nil:
 			err = &discovery.Error{
 				Err: fmt.Errorf("%w (go build in %s):\n\t%s", ErrBuild, dir, strings.ReplaceAll(be.output, "\n", "\n\t")),
-				Fix: "correct the module's sources, or remove the module from the workspace (go work edit -dropuse=" + dir + ")",
+				Fix: "correct the module's sources, or remove the module from the workspace (go work edit -dropuse=" + usePath(l.gowork, dir) + ")",
 			}
 		}
 		if err != nil {
@@ -278,4 +278,19 @@ func symbolError(ep discovery.EntryPoint, msg string) error {
 		Err: fmt.Errorf("%w: %s: %s", ErrSymbol, ep.Value, msg),
 		Fix: "declare an exported func or var " + ep.Symbol() + " in package " + ep.ImportPath() + ", or correct the entry point in " + discovery.FileName,
 	}
+}
+
+// usePath returns the directory dir as go work use writes it in the go.work
+// file gowork, the form go work edit -dropuse needs: relative to the
+// workspace, starting with ./ or ../, or absolute if it lies elsewhere.
+func usePath(gowork, dir string) string {
+	rel, err := filepath.Rel(filepath.Dir(gowork), dir)
+	if err != nil || filepath.IsAbs(rel) {
+		return dir
+	}
+	rel = filepath.ToSlash(rel)
+	if rel != "." && rel != ".." && !strings.HasPrefix(rel, "../") {
+		rel = "./" + rel
+	}
+	return rel
 }
