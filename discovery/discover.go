@@ -32,7 +32,8 @@ type Report struct {
 // neither linked nor loadable.
 const notLinkedFix = "run go generate ./... in the program's main module (its main package needs the line " +
 	"//go:generate go run github.com/go-entrypoints/entrypoints/discovery/cmd/entrypoints generate) and rebuild, " +
-	"or load it at run time with import _ \"github.com/go-entrypoints/entrypoints/discovery/dynamic\""
+	"or load it at run time with import _ \"github.com/go-entrypoints/entrypoints/discovery/dynamic\"; " +
+	"if go generate does not link it, go run github.com/go-entrypoints/entrypoints/discovery/cmd/entrypoints check says why"
 
 // registered remembers, per registry, the entry points Discover registered,
 // so that calling it again neither loads them again nor reports conflicts.

@@ -208,6 +208,12 @@ func (c *config) readWorkspace(res *found) *workspace {
 	ws, errs := readWorkspace(gowork)
 	if !explicit {
 		main := mainModule()
+		if main == "" || main == "command-line-arguments" {
+			// Built from a list of files (go run main.go): which module
+			// it belongs to is not recorded.
+			c.logger.Warn("discovery: ignoring the workspace: this binary was built from a list of .go files, so its main module is unknown; build the package instead (go run .), or name the workspace with discovery.WithWorkspace", "gowork", gowork)
+			return nil
+		}
 		if ws == nil || !ws.uses(main) {
 			c.logger.Debug("discovery: ignoring the workspace: this binary was not built from it", "gowork", gowork, "main", main)
 			return nil

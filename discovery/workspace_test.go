@@ -1,8 +1,10 @@
 package discovery_test
 
 import (
+	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -214,6 +216,14 @@ func TestFindImplicitWorkspace(t *testing.T) {
 		eps, err := discovery.Find()
 		require.NoError(t, err)
 		assert.Empty(t, eps)
+	})
+	t.Run("binary built from files: the workspace is ignored, with a warning", func(t *testing.T) {
+		defer discovery.SetMainModule("")()
+		var logs strings.Builder
+		eps, err := discovery.Find(discovery.WithLogger(slog.New(slog.NewTextHandler(&logs, nil))))
+		require.NoError(t, err)
+		assert.Empty(t, eps)
+		assert.Contains(t, logs.String(), "built from a list of .go files")
 	})
 	t.Run("GOWORK=off", func(t *testing.T) {
 		defer discovery.SetMainModule("example.com/app")()
