@@ -6,7 +6,7 @@ import (
 )
 
 func runCheck(args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("check", "check [-workspace go.work]", stderr)
+	fs := newFlagSet("check", "check [-workspace go.work]", checkDoc, stderr)
 	workspace := fs.String("workspace", "", "go.work file to read instead of the one the go command would use")
 	if err := parseFlags(fs, args); err != nil {
 		return err
@@ -35,3 +35,11 @@ func runCheck(args []string, stdout, stderr io.Writer) error {
 	fmt.Fprintf(stdout, "ok: %d entry points in %d modules\n", len(p.eps), len(modules))
 	return nil
 }
+
+const checkDoc = `Check reads every entry_points.txt of the workspace (outside a workspace, of
+the main module's build list) and reports every problem at its file:line:
+lines that do not parse, names declared twice, two modules declaring the same
+entry point, packages that cannot be loaded, symbols that do not exist or are
+not a func or var, and torchrun.handlers values that are not a
+func() registry.Creator or a registry.Creator. It prints a summary and exits
+with status 0 if there is none, 1 otherwise.`

@@ -18,6 +18,20 @@ import (
 	"github.com/go-entrypoints/entrypoints/discovery"
 )
 
+const listDoc = `List prints the entry points of the workspace (outside a workspace, of the
+main module's build list): group, name, value, module, version, where each is
+declared, and its status:
+
+	linked     a file written by entrypoints generate links it
+	loadable   its symbol exists with an accepted type: go generate ./...
+	           links it, and discovery/dynamic can load it at run time
+	stale      a generated file links it with another value: run go generate
+	broken     it cannot be linked; the reason follows the table
+
+With -json it prints a JSON array of objects with the fields Group, Name,
+Value, Module, Version, Pos, Status, LinkedBy and Error. The exit status is 1
+if an entry point is broken or an entry_points.txt has problems.`
+
 // listed is one line of list's output.
 type listed struct {
 	Group    string
@@ -32,7 +46,7 @@ type listed struct {
 }
 
 func runList(args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("list", "list [-json] [-group name] [-workspace go.work]", stderr)
+	fs := newFlagSet("list", "list [-json] [-group name] [-workspace go.work]", listDoc, stderr)
 	asJSON := fs.Bool("json", false, "print a JSON array, for machines")
 	group := fs.String("group", "", "list only the entry points of this group")
 	workspace := fs.String("workspace", "", "go.work file to read instead of the one the go command would use")

@@ -10,8 +10,9 @@
 // list prints every entry point with its group, name, value, module,
 // version, where it is declared, and its status: linked (a file written by
 // entrypoints generate links it), loadable (its symbol exists and has an
-// accepted type, so go generate or dynamic loading can make it callable) or
-// broken (with the reason).
+// accepted type, so go generate or dynamic loading can make it callable),
+// stale (a generated file links it with another value) or broken (with the
+// reason).
 //
 // generate, run by go generate in a program's main package,
 //
@@ -101,12 +102,13 @@ func run(args []string, stdout, stderr io.Writer) int {
 }
 
 // newFlagSet returns a flag set for a command that reports bad usage as
-// errUsage.
-func newFlagSet(name, help string, stderr io.Writer) *flag.FlagSet {
+// errUsage; its usage message gives the synopsis, what the command does,
+// and the flags.
+func newFlagSet(name, synopsis, doc string, stderr io.Writer) *flag.FlagSet {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() {
-		fmt.Fprintf(stderr, "usage: entrypoints %s\n\n", help)
+		fmt.Fprintf(stderr, "usage: entrypoints %s\n\n%s\n\nFlags:\n", synopsis, doc)
 		fs.PrintDefaults()
 	}
 	return fs
