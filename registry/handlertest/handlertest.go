@@ -22,12 +22,27 @@
 //     host and a valid port; the round's store is shared (a value set by one
 //     node is read by every other, Add is atomic); Backend and RunID report
 //     what the handler was created with.
+//     After the round, NumNodesWaiting is 0 on every node (nobody waits)
+//     and IsClosed false; a store Get started before the key is set waits
+//     for it and returns the value set. When Options.NodeLocalAddr is set,
+//     the bootstrap host must be the LocalAddr of the node given rank 0;
+//     otherwise Check can only see that the nodes agree, not that the
+//     address is rank 0's.
 //   - latejoin: after a round of Nodes nodes, one more node arrives; the
 //     running nodes see NumNodesWaiting > 0, re-rendezvous, and the next
 //     round admits the late node, with a store of its own. Skipped when
 //     Nodes equals MaxNodes.
-//   - close: nodes wait for a round that cannot complete; SetClosed on
-//     another node makes every waiting and every later NextRendezvous fail
+//   - extranode: MaxNodes+1 nodes start together. The nodes admitted
+//     form one round of at most MaxNodes; every other node either is
+//     refused (its handler cannot be created, or NextRendezvous fails with
+//     registry.ErrGracefulExit) or waits until its context is done, and
+//     then fails with registry.ErrTimeout. If the round admitted fewer
+//     than MaxNodes, NumNodesWaiting on the admitted nodes must count the
+//     waiting ones; beyond a full round it may not (PyTorch keeps such
+//     nodes as redundant, uncounted). Skipped when MaxNodes is above
+//     MaxExtraNodeWorld.
+//   - close: nodes wait for a round that cannot complete; IsClosed is
+//     false on every node; SetClosed on another node makes every waiting and every later NextRendezvous fail
 //     with an error wrapping registry.ErrClosed, and IsClosed reports true
 //     on every node.
 //   - timeout: a node alone (MinNodes must be at least 2) gets an error
@@ -57,7 +72,13 @@ const (
 	LateJoin = "latejoin"
 	Close    = "close"
 	Timeout  = "timeout"
+	// ExtraNode is the scenario starting MaxNodes+1 nodes.
+	ExtraNode = "extranode"
 )
+
+// MaxExtraNodeWorld is the largest MaxNodes for which the extranode
+// scenario runs: above it, starting MaxNodes+1 nodes is too costly.
+const MaxExtraNodeWorld = 64
 
 // NewHandler creates the handler of node number node (from 0) with params.
 // Check fills in params.RunID; a backend that needs more per node (a rank
@@ -78,9 +99,16 @@ type Options struct {
 	// Prompt is how soon NextRendezvous must return once its context is
 	// done. Default 2s.
 	Prompt time.Duration
-	// Skip lists scenarios not to run (Round, LateJoin, Close, Timeout),
-	// for a backend that by design lacks the feature.
+	// Skip lists scenarios not to run (Round, LateJoin, ExtraNode, Close,
+	// Timeout), for a backend that by design lacks the feature.
 	Skip []string
+	// NodeLocalAddr, if set, gives each node a LocalAddr of its own
+	// (Params.LocalAddr = NodeLocalAddr(node)), and Check then requires
+	// the bootstrap host every node sees to be the LocalAddr of the node
+	// given rank 0, as PyTorch's dynamic rendezvous publishes it. Leave it
+	// nil for a backend whose bootstrap address is not rank 0's LocalAddr
+	// (the static backend publishes the endpoint's host).
+	NodeLocalAddr func(node int) string
 }
 
 func (o *Options) defaults() error {
@@ -104,7 +132,7 @@ func (o *Options) defaults() error {
 		errs = append(errs, fmt.Errorf("MinNodes is %d; the %s and %s scenarios need a round that cannot complete: set MinNodes to at least 2 or skip them", o.Params.MinNodes, Timeout, Close))
 	}
 	for _, s := range o.Skip {
-		if !slices.Contains([]string{Round, LateJoin, Close, Timeout}, s) {
+		if !slices.Contains([]string{Round, LateJoin, ExtraNode, Close, Timeout}, s) {
 			errs = append(errs, fmt.Errorf("unknown scenario %q in Skip", s))
 		}
 	}
@@ -132,11 +160,14 @@ func Check(ctx context.Context, newHandler NewHandler, opts Options) error {
 	}{
 		{Round, c.round},
 		{LateJoin, c.lateJoin},
+		{ExtraNode, c.extraNode},
 		{Close, c.close},
 		{Timeout, c.timeout},
 	}
 	for _, s := range scenarios {
-		if slices.Contains(opts.Skip, s.name) || (s.name == LateJoin && opts.Nodes >= opts.Params.MaxNodes) {
+		if slices.Contains(opts.Skip, s.name) ||
+			(s.name == LateJoin && opts.Nodes >= opts.Params.MaxNodes) ||
+			(s.name == ExtraNode && opts.Params.MaxNodes > MaxExtraNodeWorld) {
 			continue
 		}
 		sc := &scenario{c: c, name: s.name, runID: c.base + "-" + s.name}
@@ -175,9 +206,7 @@ func (s *scenario) start(n int) ([]registry.Handler, bool) {
 	var hs []registry.Handler
 	for range n {
 		node := len(s.handlers)
-		p := s.c.opts.Params
-		p.RunID = s.runID
-		h, err := s.c.newHandler(node, p)
+		h, err := s.create(node)
 		if err != nil {
 			s.errorf("creating handler of node %d: %v", node, err)
 			return hs, false
@@ -186,16 +215,37 @@ func (s *scenario) start(n int) ([]registry.Handler, bool) {
 			s.errorf("creating handler of node %d returned no handler and no error", node)
 			return hs, false
 		}
-		s.handlers = append(s.handlers, h)
 		hs = append(hs, h)
-		if got := h.Backend(); got != p.Backend {
-			s.errorf("node %d: Backend() = %q, want %q", node, got, p.Backend)
-		}
-		if got := h.RunID(); got != p.RunID {
-			s.errorf("node %d: RunID() = %q, want %q", node, got, p.RunID)
-		}
 	}
 	return hs, true
+}
+
+// create creates the handler of node, keeps it for shutdown and checks what
+// it reports of itself.
+func (s *scenario) create(node int) (registry.Handler, error) {
+	p := s.params(node)
+	h, err := s.c.newHandler(node, p)
+	if err != nil || h == nil {
+		return h, err
+	}
+	s.handlers = append(s.handlers, h)
+	if got := h.Backend(); got != p.Backend {
+		s.errorf("node %d: Backend() = %q, want %q", node, got, p.Backend)
+	}
+	if got := h.RunID(); got != p.RunID {
+		s.errorf("node %d: RunID() = %q, want %q", node, got, p.RunID)
+	}
+	return h, nil
+}
+
+// params returns the parameters node is created with.
+func (s *scenario) params(node int) registry.Parameters {
+	p := s.c.opts.Params
+	p.RunID = s.runID
+	if s.c.opts.NodeLocalAddr != nil {
+		p.LocalAddr = s.c.opts.NodeLocalAddr(node)
+	}
+	return p
 }
 
 // shutdown shuts every handler down twice; both calls must succeed.
@@ -309,6 +359,16 @@ func (s *scenario) checkRound(ctx context.Context, res []result, want int) bool 
 			s.errorf("node %d sees bootstrap %+v, node %d sees %+v; all must see rank 0's", r.node, r.info.Bootstrap, res[0].node, boot)
 		}
 	}
+	if s.c.opts.NodeLocalAddr != nil && ok {
+		for _, r := range res {
+			if r.info.Rank != 0 {
+				continue
+			}
+			if want := s.params(r.node).LocalAddr; boot.Addr != want {
+				s.errorf("bootstrap host is %q, want %q, the LocalAddr of node %d, which has rank 0", boot.Addr, want, r.node)
+			}
+		}
+	}
 	if ok {
 		s.checkStore(ctx, res)
 	}
@@ -322,6 +382,7 @@ func (s *scenario) checkStore(ctx context.Context, res []result) {
 	defer cancel()
 	key := func(rank int) string { return "handlertest/" + s.name + "/rank" + strconv.Itoa(rank) }
 	value := func(rank int) string { return "value of rank " + strconv.Itoa(rank) + " in " + s.runID }
+	s.checkGetWaits(ctx, res)
 	added := make([]int64, len(res))
 	var wg sync.WaitGroup
 	for i, r := range res {
@@ -359,13 +420,188 @@ func (s *scenario) checkStore(ctx context.Context, res []result) {
 	}
 }
 
+// checkGetWaits has the first node Get a key nobody has set: the call
+// must wait until the last node sets it, and return the value set.
+func (s *scenario) checkGetWaits(ctx context.Context, res []result) {
+	key := "handlertest/" + s.name + "/later"
+	want := "set later in " + s.runID
+	first, last := res[0], res[len(res)-1]
+	type got struct {
+		v   []byte
+		err error
+	}
+	gctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	ch := make(chan got, 1)
+	go func() {
+		v, err := first.info.Store.Get(gctx, key)
+		ch <- got{v, err}
+	}()
+	select {
+	case g := <-ch:
+		s.errorf("node %d: store Get of a key nobody has set returned (%q, %v) at once; Get must wait until the key is set", first.node, g.v, g.err)
+		return
+	case <-time.After(s.c.opts.Prompt / 4):
+	}
+	if err := last.info.Store.Set(ctx, key, []byte(want)); err != nil {
+		s.errorf("node %d: store Set: %v", last.node, err)
+		return
+	}
+	select {
+	case g := <-ch:
+		if g.err != nil || string(g.v) != want {
+			s.errorf("node %d: store Get waiting for a key = (%q, %v) once node %d set it, want %q", first.node, g.v, g.err, last.node, want)
+		}
+	case <-ctx.Done():
+		s.errorf("node %d: store Get waiting for a key did not return once node %d set it", first.node, last.node)
+	}
+}
+
+// checkIdle checks that, between rounds, no node is counted as waiting and
+// the rendezvous is not closed.
+func (s *scenario) checkIdle(ctx context.Context, hs []registry.Handler) {
+	for i, h := range hs {
+		qctx, cancel := context.WithTimeout(ctx, s.c.opts.RoundTimeout)
+		if n, err := h.NumNodesWaiting(qctx); err != nil || n != 0 {
+			s.errorf("node %d: NumNodesWaiting after a round that admitted every node = (%d, %v), want (0, nil)", i, n, err)
+		}
+		if closed, err := h.IsClosed(qctx); err != nil || closed {
+			s.errorf("node %d: IsClosed before any SetClosed = (%v, %v), want (false, nil)", i, closed, err)
+		}
+		cancel()
+	}
+}
+
 // round: Nodes nodes complete a round.
 func (c *checker) round(ctx context.Context, s *scenario) {
 	hs, ok := s.start(c.opts.Nodes)
 	if !ok {
 		return
 	}
-	s.checkRound(ctx, s.rendezvous(ctx, hs, 0), c.opts.Nodes)
+	if s.checkRound(ctx, s.rendezvous(ctx, hs, 0), c.opts.Nodes) {
+		s.checkIdle(ctx, hs)
+	}
+}
+
+// extraNode: MaxNodes+1 nodes start; at most MaxNodes are admitted, the
+// others are refused or wait.
+func (c *checker) extraNode(ctx context.Context, s *scenario) {
+	maxNodes := c.opts.Params.MaxNodes
+	var hs []registry.Handler
+	var nodes []int
+	byNode := make(map[int]registry.Handler)
+	refused := 0
+	for node := range maxNodes + 1 {
+		h, err := s.create(node)
+		switch {
+		case err != nil && node < c.opts.Params.MinNodes:
+			s.errorf("creating handler of node %d: %v", node, err)
+			return
+		case err != nil:
+			refused++ // the backend refuses nodes beyond its world
+		case h == nil:
+			s.errorf("creating handler of node %d returned no handler and no error", node)
+			return
+		default:
+			hs = append(hs, h)
+			nodes = append(nodes, node)
+			byNode[node] = h
+		}
+	}
+	// Every node runs NextRendezvous; those admitted return, the others
+	// wait until cancelled.
+	rctx, cancelAll := context.WithCancel(ctx)
+	defer cancelAll()
+	results := make(chan result, len(hs))
+	for i, h := range hs {
+		go func() {
+			nctx, cancel := context.WithTimeout(rctx, c.opts.RoundTimeout)
+			results <- s.next(nctx, cancel, h, nodes[i], c.opts.RoundTimeout)
+		}()
+	}
+	var admitted, others []result
+	returned := make(map[int]bool)
+	deadline := time.After(c.opts.RoundTimeout)
+collect:
+	for len(admitted)+len(others) < len(hs) {
+		select {
+		case r := <-results:
+			returned[r.node] = true
+			switch {
+			case r.err == nil:
+				admitted = append(admitted, r)
+			case errors.Is(r.err, registry.ErrGracefulExit):
+				refused++
+				others = append(others, r)
+			default:
+				s.errorf("node %d: NextRendezvous with %d nodes started, MaxNodes %d, failed after %v: %v; a node beyond MaxNodes must wait or fail with registry.ErrGracefulExit",
+					r.node, maxNodes+1, maxNodes, r.took.Round(time.Millisecond), r.err)
+				return
+			}
+			if len(admitted) > 0 && len(admitted) >= admitted[0].info.WorldSize {
+				break collect
+			}
+		case <-deadline:
+			break collect
+		}
+	}
+	if len(admitted) == 0 {
+		s.errorf("no node completed a round within %v with %d nodes started, MaxNodes %d", c.opts.RoundTimeout, maxNodes+1, maxNodes)
+		return
+	}
+	world := admitted[0].info.WorldSize
+	if world > maxNodes || len(admitted) > maxNodes {
+		s.errorf("%d nodes admitted to a round of world size %d, MaxNodes %d; a round must admit at most MaxNodes nodes", len(admitted), world, maxNodes)
+		return
+	}
+	if !s.checkRound(ctx, admitted, len(admitted)) {
+		return
+	}
+	var waitingNodes []int
+	for _, node := range nodes {
+		if !returned[node] {
+			waitingNodes = append(waitingNodes, node)
+		}
+	}
+	if len(waitingNodes)+refused == 0 {
+		s.errorf("all %d nodes returned, yet the round admitted only %d", len(hs), len(admitted))
+	}
+	if len(waitingNodes) > 0 && len(admitted) < maxNodes {
+		// The next round has room for the waiting nodes: they are counted
+		// on every admitted node, eventually, so that it re-rendezvouses.
+		// Beyond a full round they may go uncounted, as in PyTorch, where
+		// such nodes are redundant and do not trigger a new round.
+		var last []int
+		counted := false
+		for end := time.Now().Add(c.opts.RoundTimeout); !counted && time.Now().Before(end) && ctx.Err() == nil; {
+			last, counted = last[:0], true
+			for _, r := range admitted {
+				qctx, cancel := context.WithTimeout(ctx, c.opts.RoundTimeout)
+				w, err := byNode[r.node].NumNodesWaiting(qctx)
+				cancel()
+				if err != nil {
+					s.errorf("node %d: NumNodesWaiting: %v", r.node, err)
+					return
+				}
+				last = append(last, w)
+				counted = counted && w > 0
+			}
+			if !counted {
+				time.Sleep(10 * time.Millisecond)
+			}
+		}
+		if !counted {
+			s.errorf("NumNodesWaiting on the admitted nodes = %v while nodes %v wait, want > 0 on every node within %v", last, waitingNodes, c.opts.RoundTimeout)
+		}
+	}
+	// The waiting nodes give up when their context is done.
+	cancelAll()
+	for range waitingNodes {
+		r := <-results
+		if !errors.Is(r.err, registry.ErrTimeout) && !errors.Is(r.err, registry.ErrGracefulExit) {
+			s.errorf("node %d: NextRendezvous waiting beyond MaxNodes returned (%+v, %v) when cancelled, want an error wrapping registry.ErrTimeout", r.node, r.info, r.err)
+		}
+	}
 }
 
 // lateJoin: a node arriving after a round waits, is counted, and is
@@ -441,6 +677,11 @@ func (c *checker) close(ctx context.Context, s *scenario) {
 	time.Sleep(c.opts.Prompt / 4) // let the waiters reach the backend
 	cctx, cancel := context.WithTimeout(ctx, c.opts.RoundTimeout)
 	defer cancel()
+	for i, h := range hs {
+		if closed, err := h.IsClosed(cctx); err != nil || closed {
+			s.errorf("node %d: IsClosed before SetClosed = (%v, %v), want (false, nil)", i, closed, err)
+		}
+	}
 	if err := hs[0].SetClosed(cctx); err != nil {
 		s.errorf("node 0: SetClosed: %v", err)
 	}

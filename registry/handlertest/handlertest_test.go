@@ -1,6 +1,7 @@
 package handlertest_test
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -30,6 +31,11 @@ type faults struct {
 	wrongRunID    bool // RunID() reports another run
 	splitBoot     bool // each node reports its own bootstrap address
 	admitLateNode bool // a late node joins the running round at once
+	alwaysWaiting bool // NumNodesWaiting is never below 1
+	alwaysClosed  bool // IsClosed is true before any SetClosed
+	ignoreMax     bool // a round never completes at MaxNodes, only at the last call
+	getNoWait     bool // store Get of a missing key returns at once
+	bootOfLast    bool // the bootstrap host is the last rank's LocalAddr
 }
 
 // memNet is a tiny in-memory rendezvous backend: the reference the checker
@@ -49,6 +55,7 @@ type memRun struct {
 	closed       bool
 	participants []string
 	waiting      []string
+	addrs        map[string]string // LocalAddr by node id
 	store        *memStore
 	changed      chan struct{} // closed and replaced on every change
 	timer        *time.Timer
@@ -62,7 +69,7 @@ func newMemNet(f faults) *memNet {
 func (n *memNet) run(p registry.Parameters) *memRun {
 	r, ok := n.runs[p.RunID]
 	if !ok {
-		r = &memRun{min: p.MinNodes, max: p.MaxNodes, changed: make(chan struct{}), store: newMemStore()}
+		r = &memRun{min: p.MinNodes, max: p.MaxNodes, changed: make(chan struct{}), store: newMemStore(n.f.getNoWait), addrs: make(map[string]string)}
 		n.runs[p.RunID] = r
 	}
 	return r
@@ -124,7 +131,7 @@ func (n *memNet) progress(r *memRun) {
 	}
 	p := len(r.participants)
 	switch {
-	case p >= maxNodes(r):
+	case p >= maxNodes(r) && !n.f.ignoreMax:
 		n.completeRound(r)
 	case p >= minNodes(r) && r.timer == nil:
 		round := r.round
@@ -146,7 +153,7 @@ func (n *memNet) completeRound(r *memRun) {
 	r.complete = true
 	slices.Sort(r.participants)
 	if !n.f.sharedStore {
-		r.store = newMemStore()
+		r.store = newMemStore(n.f.getNoWait)
 	}
 	r.notify()
 }
@@ -156,6 +163,7 @@ func (h *memHandler) NextRendezvous(ctx context.Context) (registry.Info, error) 
 	n.mu.Lock()
 	r := n.run(h.p)
 	h.leave(r)
+	r.addrs[h.id] = cmp.Or(h.p.LocalAddr, "host-"+h.id)
 	switch {
 	case r.closed:
 	case n.f.admitLateNode && r.complete:
@@ -173,8 +181,12 @@ func (h *memHandler) NextRendezvous(ctx context.Context) (registry.Info, error) 
 			return registry.Info{}, fmt.Errorf("mem: %w", registry.ErrClosed)
 		}
 		if rank := slices.Index(r.participants, h.id); r.complete && rank >= 0 {
+			boot := r.participants[0]
+			if n.f.bootOfLast {
+				boot = r.participants[len(r.participants)-1]
+			}
 			info := registry.Info{Store: r.store, Rank: rank, WorldSize: len(r.participants),
-				Bootstrap: registry.BootstrapInfo{Addr: "host-" + r.participants[0], Port: 1000 + r.round}}
+				Bootstrap: registry.BootstrapInfo{Addr: r.addrs[boot], Port: 1000 + r.round}}
 			if n.f.dupRanks {
 				info.Rank = 0
 			}
@@ -207,7 +219,7 @@ func (h *memHandler) NextRendezvous(ctx context.Context) (registry.Info, error) 
 func (h *memHandler) IsClosed(context.Context) (bool, error) {
 	h.net.mu.Lock()
 	defer h.net.mu.Unlock()
-	return h.net.run(h.p).closed, nil
+	return h.net.run(h.p).closed || h.net.f.alwaysClosed, nil
 }
 
 func (h *memHandler) SetClosed(context.Context) error {
@@ -228,7 +240,11 @@ func (h *memHandler) NumNodesWaiting(context.Context) (int, error) {
 	}
 	h.net.mu.Lock()
 	defer h.net.mu.Unlock()
-	return len(h.net.run(h.p).waiting), nil
+	n := len(h.net.run(h.p).waiting)
+	if h.net.f.alwaysWaiting {
+		n = max(n, 1)
+	}
+	return n, nil
 }
 
 func (h *memHandler) Shutdown(context.Context) (bool, error) {
@@ -248,13 +264,14 @@ func (h *memHandler) Shutdown(context.Context) (bool, error) {
 
 // memStore is a map whose Get waits for the key.
 type memStore struct {
+	noWait  bool // Get does not wait (a fault)
 	mu      sync.Mutex
 	m       map[string][]byte
 	changed chan struct{}
 }
 
-func newMemStore() *memStore {
-	return &memStore{m: make(map[string][]byte), changed: make(chan struct{})}
+func newMemStore(noWait bool) *memStore {
+	return &memStore{noWait: noWait, m: make(map[string][]byte), changed: make(chan struct{})}
 }
 
 func (s *memStore) Set(_ context.Context, key string, value []byte) error {
@@ -272,7 +289,7 @@ func (s *memStore) Get(ctx context.Context, key string) ([]byte, error) {
 		v, ok := s.m[key]
 		changed := s.changed
 		s.mu.Unlock()
-		if ok {
+		if ok || s.noWait {
 			return v, nil
 		}
 		select {
@@ -296,10 +313,11 @@ func (s *memStore) Add(_ context.Context, key string, delta int64) (int64, error
 
 func options() handlertest.Options {
 	return handlertest.Options{
-		Params:       registry.Parameters{Backend: "mem", MinNodes: 2, MaxNodes: 4},
-		Nodes:        3,
-		RoundTimeout: 5 * time.Second,
-		Prompt:       400 * time.Millisecond,
+		Params:        registry.Parameters{Backend: "mem", MinNodes: 2, MaxNodes: 4},
+		Nodes:         3,
+		RoundTimeout:  5 * time.Second,
+		Prompt:        400 * time.Millisecond,
+		NodeLocalAddr: func(node int) string { return "10.0.0." + strconv.Itoa(node+1) },
 	}
 }
 
@@ -310,7 +328,7 @@ func TestCheckPassesConformingBackend(t *testing.T) {
 	// Every scenario ran on a run of its own.
 	net.mu.Lock()
 	defer net.mu.Unlock()
-	assert.Len(t, net.runs, 4)
+	assert.Len(t, net.runs, 5)
 }
 
 func TestCheckDetectsBrokenBackends(t *testing.T) {
@@ -329,6 +347,14 @@ func TestCheckDetectsBrokenBackends(t *testing.T) {
 		{"late node not counted", faults{noWaiting: true}, []string{"latejoin: NumNodesWaiting on the running nodes = [0 0 0]"}},
 		{"bootstrap differs", faults{splitBoot: true}, []string{"round: node 1 sees bootstrap"}},
 		{"late node admitted at once", faults{admitLateNode: true}, []string{"latejoin: node 3 (late): NextRendezvous returned"}},
+		{"nodes always waiting", faults{alwaysWaiting: true}, []string{"round: node 0: NumNodesWaiting after a round that admitted every node = (1, <nil>), want (0, nil)"}},
+		{"closed from the start", faults{alwaysClosed: true}, []string{
+			"round: node 0: IsClosed before any SetClosed = (true, <nil>)",
+			"close: node 0: IsClosed before SetClosed = (true, <nil>)",
+		}},
+		{"MaxNodes ignored", faults{ignoreMax: true}, []string{"extranode: 5 nodes admitted to a round of world size 5, MaxNodes 4"}},
+		{"store Get does not wait", faults{getNoWait: true}, []string{"round: node 0: store Get of a key nobody has set returned", "Get must wait until the key is set"}},
+		{"bootstrap of the last rank", faults{bootOfLast: true}, []string{`round: bootstrap host is "10.0.0.3", want "10.0.0.1", the LocalAddr of node 0, which has rank 0`}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -342,6 +368,29 @@ func TestCheckDetectsBrokenBackends(t *testing.T) {
 			}
 		})
 	}
+}
+
+func TestCheckWithoutNodeLocalAddrOnlySeesAgreement(t *testing.T) {
+	// The limit of the bootstrap check, documented: without a LocalAddr
+	// per node, Check cannot tell which node's address the nodes agree on.
+	opts := options()
+	opts.NodeLocalAddr = nil
+	require.NoError(t, handlertest.Check(context.Background(), newMemNet(faults{bootOfLast: true}).newHandler, opts))
+}
+
+func TestCheckExtraNodeRefusedAtCreation(t *testing.T) {
+	// A backend with a fixed world refuses to create a node beyond it, as
+	// the static backend does for a rank out of range.
+	net := newMemNet(faults{})
+	refusing := func(node int, p registry.Parameters) (registry.Handler, error) {
+		if node >= p.MaxNodes {
+			return nil, fmt.Errorf("node %d is beyond the world of %d", node, p.MaxNodes)
+		}
+		return net.newHandler(node, p)
+	}
+	opts := options()
+	opts.Params.MinNodes, opts.Params.MaxNodes, opts.Nodes = 3, 3, 3
+	require.NoError(t, handlertest.Check(context.Background(), refusing, opts))
 }
 
 func TestCheckSkipsScenarios(t *testing.T) {
