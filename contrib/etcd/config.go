@@ -7,7 +7,9 @@ import (
 	"fmt"
 	"math"
 	"net"
+	"net/netip"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -29,11 +31,29 @@ const (
 )
 
 // Bounds on config values; anything outside is rejected at creation.
+// Sub-second last calls and request bounds are allowed (down to
+// minShortTimeout) for jobs on one machine and for tests; a join or close
+// bound under a second could not even cover a lease grant on a real
+// cluster.
 const (
-	maxTimeout     = 7 * 24 * time.Hour
-	maxInterval    = time.Hour
-	maxMaxAttempts = 100
+	minTimeout      = time.Second
+	minShortTimeout = 100 * time.Millisecond
+	maxTimeout      = 7 * 24 * time.Hour
+	maxInterval     = time.Hour
+	maxMaxAttempts  = 100
 )
+
+// knownKeys are the config keys the backend reads, sorted. Others are
+// ignored with a warning, as PyTorch ignores them.
+var knownKeys = []string{
+	"cacert", "cert", "close_timeout", "etcd_prefix", "heartbeat", "join_timeout", "keep_alive_interval",
+	"keep_alive_max_attempt", "key", "last_call_timeout", "prefix", "protocol", "read_timeout",
+}
+
+// quietKeys are config keys of other backends that torchrun sets for
+// every backend: they are ignored without a warning. (--node-rank sets
+// rank, for the static backend.)
+var quietKeys = []string{"rank"}
 
 // config is the parsed, validated form of registry.Parameters.
 type config struct {
@@ -74,26 +94,16 @@ func parseConfig(p registry.Parameters) (config, error) {
 	}
 	var c config
 	var err error
-	c.joinTimeout, err = durationOption(p, "join_timeout", DefaultJoinTimeout, maxTimeout)
+	c.joinTimeout, err = durationOption(p, "join_timeout", DefaultJoinTimeout, minTimeout, maxTimeout)
 	add(err)
-	c.lastCallTimeout, err = durationOption(p, "last_call_timeout", DefaultLastCallTimeout, maxTimeout)
+	c.lastCallTimeout, err = durationOption(p, "last_call_timeout", DefaultLastCallTimeout, minShortTimeout, maxTimeout)
 	add(err)
-	c.closeTimeout, err = durationOption(p, "close_timeout", DefaultCloseTimeout, maxTimeout)
+	c.closeTimeout, err = durationOption(p, "close_timeout", DefaultCloseTimeout, minTimeout, maxTimeout)
 	add(err)
-	c.readTimeout, err = durationOption(p, "read_timeout", DefaultReadTimeout, maxTimeout)
+	c.readTimeout, err = durationOption(p, "read_timeout", DefaultReadTimeout, minShortTimeout, maxTimeout)
 	add(err)
-	intervalKey := "keep_alive_interval"
-	if _, ok := p.Config["heartbeat"]; ok {
-		if _, both := p.Config[intervalKey]; both {
-			add(errors.New(`config options "heartbeat" and "keep_alive_interval" are the same setting; give only one`))
-		}
-		intervalKey = "heartbeat"
-	}
-	c.keepAlive, err = durationOption(p, intervalKey, DefaultKeepAliveInterval, maxInterval)
+	c.keepAlive, err = keepAliveOption(p)
 	add(err)
-	if c.keepAlive > 0 && c.keepAlive < time.Second {
-		add(fmt.Errorf("config option %q is %v; etcd leases count whole seconds, give at least 1", intervalKey, c.keepAlive))
-	}
 	c.maxAttempts, err = p.GetInt("keep_alive_max_attempt", DefaultKeepAliveMaxAttempt)
 	add(err)
 	if err == nil && (c.maxAttempts < 1 || c.maxAttempts > maxMaxAttempts) {
@@ -133,16 +143,16 @@ func parseConfig(p registry.Parameters) (config, error) {
 
 // durationOption reads key as whole seconds, the way PyTorch reads its
 // timeouts, or, as an extension, as a Go duration with a unit ("500ms").
-// The value must be positive and at most max.
-func durationOption(p registry.Parameters, key string, def, max time.Duration) (time.Duration, error) {
+// The value must be from lo to hi.
+func durationOption(p registry.Parameters, key string, def, lo, hi time.Duration) (time.Duration, error) {
 	raw, ok := p.Config[key]
 	if !ok {
 		return def, nil
 	}
 	var d time.Duration
 	if n, err := p.GetInt(key, 0); err == nil {
-		if n <= 0 || int64(n) > int64(max/time.Second) {
-			return def, fmt.Errorf("config option %q is %q; give a number of seconds from 1 to %d", key, raw, int64(max/time.Second))
+		if n < 1 || int64(n) > int64(hi/time.Second) {
+			return def, fmt.Errorf("config option %q is %q; give a number of seconds from 1 to %d", key, raw, int64(hi/time.Second))
 		}
 		d = time.Duration(n) * time.Second
 	} else if parsed, perr := time.ParseDuration(strings.TrimSpace(raw)); perr == nil {
@@ -150,29 +160,87 @@ func durationOption(p registry.Parameters, key string, def, max time.Duration) (
 	} else {
 		return def, fmt.Errorf("config option %q is %q, not a duration; give whole seconds (30) or a Go duration (500ms)", key, raw)
 	}
-	if d <= 0 || d > max {
-		return def, fmt.Errorf("config option %q is %q; give a positive duration of at most %v", key, raw, max)
+	if d < lo || d > hi {
+		return def, fmt.Errorf("config option %q is %q; give a duration from %v to %v", key, raw, lo, hi)
 	}
 	return d, nil
 }
 
-func prefixOption(p registry.Parameters) (string, error) {
-	prefix, ok := p.Config["prefix"]
-	if legacy, lok := p.Config["etcd_prefix"]; lok {
-		if ok && legacy != prefix {
-			return "", errors.New(`config options "prefix" and "etcd_prefix" differ; give only one`)
+// keepAliveOption reads keep_alive_interval or its alias heartbeat: whole
+// seconds, as etcd leases count them. Both may be given if they agree.
+func keepAliveOption(p registry.Parameters) (time.Duration, error) {
+	d, err := keepAliveKey(p, "keep_alive_interval")
+	if err != nil {
+		return d, err
+	}
+	alias, err := keepAliveKey(p, "heartbeat")
+	if err != nil {
+		return d, err
+	}
+	_, hasKey := p.Config["keep_alive_interval"]
+	_, hasAlias := p.Config["heartbeat"]
+	switch {
+	case hasKey && hasAlias && d != alias:
+		return d, fmt.Errorf("config options %q (%q) and %q (%q) differ, but are the same setting; give one", "keep_alive_interval", p.Config["keep_alive_interval"], "heartbeat", p.Config["heartbeat"])
+	case hasAlias:
+		return alias, nil
+	}
+	return d, nil
+}
+
+func keepAliveKey(p registry.Parameters, key string) (time.Duration, error) {
+	d, err := durationOption(p, key, DefaultKeepAliveInterval, time.Second, maxInterval)
+	if err == nil && d%time.Second != 0 {
+		err = fmt.Errorf("config option %q is %q; etcd leases count whole seconds, give a number of seconds from 1 to %d", key, p.Config[key], int64(maxInterval/time.Second))
+	}
+	return d, err
+}
+
+// unknownKeys returns the config keys the backend does not read, sorted,
+// leaving out quietKeys.
+func unknownKeys(conf map[string]string) []string {
+	var out []string
+	for k := range conf {
+		if !slices.Contains(knownKeys, k) && !slices.Contains(quietKeys, k) {
+			out = append(out, k)
 		}
-		prefix, ok = legacy, true
 	}
+	slices.Sort(out)
+	return out
+}
+
+// prefixOption reads prefix or its alias etcd_prefix (PyTorch's etcd
+// backend's name). Both may be given if they agree.
+func prefixOption(p registry.Parameters) (string, error) {
+	prefix, hasKey, err := prefixKey(p, "prefix")
+	if err != nil {
+		return "", err
+	}
+	legacy, hasAlias, err := prefixKey(p, "etcd_prefix")
+	if err != nil {
+		return "", err
+	}
+	switch {
+	case hasKey && hasAlias && prefix != legacy:
+		return "", fmt.Errorf("config options %q (%q) and %q (%q) differ, but are the same setting; give one", "prefix", p.Config["prefix"], "etcd_prefix", p.Config["etcd_prefix"])
+	case hasAlias:
+		return legacy, nil
+	case hasKey:
+		return prefix, nil
+	}
+	return DefaultPrefix, nil
+}
+
+func prefixKey(p registry.Parameters, key string) (string, bool, error) {
+	raw, ok := p.Config[key]
 	if !ok {
-		return DefaultPrefix, nil
+		return "", false, nil
 	}
-	raw := prefix
-	prefix = strings.TrimRight(strings.TrimSpace(prefix), "/")
+	prefix := strings.TrimRight(strings.TrimSpace(raw), "/")
 	if prefix == "" || !strings.HasPrefix(prefix, "/") {
-		return "", fmt.Errorf("config option %q is %q; give an etcd key prefix starting with /, such as %s", "prefix", raw, DefaultPrefix)
+		return "", true, fmt.Errorf("config option %q is %q; give an etcd key prefix starting with /, such as %s", key, raw, DefaultPrefix)
 	}
-	return prefix, nil
+	return prefix, true, nil
 }
 
 func protocolOption(p registry.Parameters) (secure bool, err error) {
@@ -241,10 +309,16 @@ func parseEndpoints(s string, secure bool) ([]string, error) {
 		hostport = strings.TrimSuffix(hostport, "/")
 		host, port, err := net.SplitHostPort(hostport)
 		if err != nil {
-			// No port: PyTorch's etcd backends default to 2379.
+			// No port: PyTorch's etcd backends default to 2379. Only a
+			// bare IPv6 address may hold colons without a port.
 			host, port = hostport, strconv.Itoa(DefaultPort)
-			if strings.Count(hostport, ":") == 1 || strings.HasPrefix(hostport, "[") {
-				return nil, fmt.Errorf("endpoint %q is malformed; give host:port, such as localhost:%d", item, DefaultPort)
+			if _, aerr := netip.ParseAddr(hostport); aerr != nil && strings.ContainsAny(hostport, ":[]") {
+				return nil, fmt.Errorf("endpoint %q is malformed; give host:port, such as localhost:%d, or [IPv6 address]:port", item, DefaultPort)
+			}
+		}
+		if strings.Contains(host, ":") {
+			if _, aerr := netip.ParseAddr(host); aerr != nil {
+				return nil, fmt.Errorf("endpoint %q has host %q, which is not an IPv6 address; give host:port, such as localhost:%d, or [IPv6 address]:port", item, host, DefaultPort)
 			}
 		}
 		n, err := strconv.Atoi(port)

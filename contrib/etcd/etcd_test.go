@@ -1,11 +1,14 @@
 package etcd_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"maps"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -347,11 +350,67 @@ func TestUnreachableServer(t *testing.T) {
 	_, err := hs[0].NextRendezvous(context.Background())
 	require.ErrorIs(t, err, registry.ErrConnection)
 	assert.Contains(t, err.Error(), "check that it runs and is reachable")
+	assert.Contains(t, err.Error(), "connection refused")
 
+	// A caller's deadline that ends before etcd counts as unreachable
+	// (2s with this read_timeout) is a timeout, not a connection error.
+	h := newNodes(t, params(srv.Endpoint(), "down", 1, 1, map[string]string{"read_timeout": "30s"}), 1)[0]
 	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
 	defer cancel()
-	_, err = hs[0].NextRendezvous(ctx)
+	_, err = h.NextRendezvous(ctx)
 	require.ErrorIs(t, err, registry.ErrTimeout, "the caller's deadline is a timeout, not a connection error")
+}
+
+func TestUnreachableServerFailsFastWithCause(t *testing.T) {
+	// With the default read_timeout (60s), a refused connection is
+	// reported within seconds, with its cause, by every kind of call.
+	srv := startServer(t)
+	require.NoError(t, srv.Close())
+	conf := testConfig()
+	delete(conf, "read_timeout")
+	p := params(srv.Endpoint(), "refused", 1, 1, nil)
+	p.Config = conf
+	h := newNodes(t, p, 1)[0]
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	calls := map[string]func() error{
+		"NextRendezvous": func() error { _, err := h.NextRendezvous(ctx); return err },
+		"IsClosed":       func() error { _, err := h.IsClosed(ctx); return err },
+		"NumNodesWaiting": func() error {
+			_, err := h.NumNodesWaiting(ctx)
+			return err
+		},
+		"SetClosed": func() error { return h.SetClosed(ctx) },
+	}
+	for name, call := range calls {
+		start := time.Now()
+		err := call()
+		took := time.Since(start)
+		require.ErrorIs(t, err, registry.ErrConnection, name)
+		assert.Contains(t, err.Error(), "connection refused", name)
+		assert.Contains(t, err.Error(), srv.Endpoint(), name)
+		assert.Less(t, took, 10*time.Second, "%s: an unreachable etcd is reported in seconds, not after read_timeout", name)
+	}
+}
+
+func TestRequestsWaitOutAShortOutage(t *testing.T) {
+	// An etcd that is back within read_timeout is waited for: a Store call
+	// made while etcd is down succeeds once it is back.
+	srv := startServer(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	h := newNodes(t, params(srv.Endpoint(), "blip", 1, 1, nil), 1)[0]
+	info, err := h.NextRendezvous(ctx)
+	require.NoError(t, err)
+	require.NoError(t, srv.Close())
+	done := make(chan error, 1)
+	go func() { done <- info.Store.Set(ctx, "k", []byte("v")) }()
+	time.Sleep(300 * time.Millisecond)
+	require.NoError(t, srv.Restart(ctx))
+	require.NoError(t, <-done)
+	v, err := info.Store.Get(ctx, "k")
+	require.NoError(t, err)
+	assert.Equal(t, "v", string(v))
 }
 
 func TestShutdownLeavesAndIsIdempotent(t *testing.T) {
@@ -384,8 +443,16 @@ func TestHostileConfigIsRejected(t *testing.T) {
 		{"huge close timeout", "localhost:2379", map[string]string{"close_timeout": "99999999999999999999"}, `"close_timeout" is "99999999999999999999", not a duration`},
 		{"huge join timeout", "localhost:2379", map[string]string{"join_timeout": "100000000"}, "from 1 to 604800"},
 		{"non-numeric", "localhost:2379", map[string]string{"join_timeout": "soon"}, `"join_timeout" is "soon", not a duration`},
-		{"sub-second keep-alive", "localhost:2379", map[string]string{"keep_alive_interval": "10ms"}, "whole seconds"},
-		{"heartbeat and keep_alive_interval", "localhost:2379", map[string]string{"keep_alive_interval": "5", "heartbeat": "5"}, "give only one"},
+		{"sub-second keep-alive", "localhost:2379", map[string]string{"keep_alive_interval": "10ms"}, `"keep_alive_interval" is "10ms"`},
+		{"fractional keep-alive", "localhost:2379", map[string]string{"keep_alive_interval": "1500ms"}, "whole seconds"},
+		{"fractional heartbeat", "localhost:2379", map[string]string{"heartbeat": "2.5s"}, `"heartbeat" is "2.5s"; etcd leases count whole seconds`},
+		{"heartbeat and keep_alive_interval differ", "localhost:2379", map[string]string{"keep_alive_interval": "5", "heartbeat": "6"}, `"keep_alive_interval" ("5") and "heartbeat" ("6") differ`},
+		{"prefix and etcd_prefix differ", "localhost:2379", map[string]string{"prefix": "/a", "etcd_prefix": "/b"}, `"prefix" ("/a") and "etcd_prefix" ("/b") differ`},
+		{"relative etcd_prefix", "localhost:2379", map[string]string{"etcd_prefix": "jobs"}, `"etcd_prefix" is "jobs"`},
+		{"nanosecond join timeout", "localhost:2379", map[string]string{"join_timeout": "1ns"}, `"join_timeout" is "1ns"; give a duration from 1s to 168h0m0s`},
+		{"sub-second close timeout", "localhost:2379", map[string]string{"close_timeout": "999ms"}, `"close_timeout" is "999ms"`},
+		{"millisecond read timeout", "localhost:2379", map[string]string{"read_timeout": "1ms"}, `"read_timeout" is "1ms"; give a duration from 100ms`},
+		{"microsecond last call", "localhost:2379", map[string]string{"last_call_timeout": "50us"}, `"last_call_timeout" is "50us"`},
 		{"zero attempts", "localhost:2379", map[string]string{"keep_alive_max_attempt": "0"}, `"keep_alive_max_attempt" is 0`},
 		{"bad attempts", "localhost:2379", map[string]string{"keep_alive_max_attempt": "three"}, `"keep_alive_max_attempt" does not represent a valid integer`},
 		{"relative prefix", "localhost:2379", map[string]string{"prefix": "jobs"}, `"prefix" is "jobs"`},
@@ -400,6 +467,10 @@ func TestHostileConfigIsRejected(t *testing.T) {
 		{"empty port", "localhost:", nil, `has port ""`},
 		{"garbage", "not an endpoint/x", nil, "has no valid host"},
 		{"https endpoint over http", "https://localhost:2379", nil, "set protocol=https"},
+		{"three colons", "http://127.0.0.1:1:2", nil, `endpoint "http://127.0.0.1:1:2" is malformed`},
+		{"three colons in a list", "127.0.0.1:2379,127.0.0.1:1:2", nil, `endpoint "127.0.0.1:1:2" is malformed`},
+		{"bracketed non-address", "[etcd:x]:2379", nil, `has host "etcd:x", which is not an IPv6 address`},
+		{"bracket without port", "[::1]", nil, `endpoint "[::1]" is malformed`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -417,8 +488,10 @@ func TestConfigAccepted(t *testing.T) {
 	for _, conf := range []map[string]string{
 		{"join_timeout": "1_000", "last_call_timeout": " 30 ", "close_timeout": "1m"},
 		{"heartbeat": "2", "etcd_prefix": "/jobs/", "protocol": "HTTP"},
+		{"heartbeat": "2", "keep_alive_interval": "2s", "prefix": "/jobs", "etcd_prefix": "/jobs/"},
+		{"keep_alive_interval": "3600", "join_timeout": "1s", "close_timeout": "1", "read_timeout": "100ms", "last_call_timeout": "100ms"},
 	} {
-		p := registry.Parameters{Backend: etcd.Backend, Endpoint: "127.0.0.1:2379,http://[::1]:2379,etcd.example", RunID: "ok", MinNodes: 1, MaxNodes: 2, Config: conf}
+		p := registry.Parameters{Backend: etcd.Backend, Endpoint: "127.0.0.1:2379,http://[::1]:2379,[fe80::1%eth0]:2379,::1,etcd.example", RunID: "ok", MinNodes: 1, MaxNodes: 2, Config: conf}
 		h, err := etcd.New(p)
 		require.NoError(t, err, "%v", conf)
 		_, err = h.Shutdown(context.Background())
@@ -426,6 +499,29 @@ func TestConfigAccepted(t *testing.T) {
 	}
 	_, err := etcd.New(registry.Parameters{Backend: etcd.Backend, Endpoint: "localhost", MinNodes: 1, MaxNodes: 1})
 	assert.ErrorContains(t, err, "run id is empty")
+}
+
+func TestUnknownConfigKeysAreLogged(t *testing.T) {
+	var buf bytes.Buffer
+	old := slog.Default()
+	slog.SetDefault(slog.New(slog.NewTextHandler(&buf, nil)))
+	t.Cleanup(func() { slog.SetDefault(old) })
+
+	p := registry.Parameters{Backend: etcd.Backend, Endpoint: "127.0.0.1:2379", RunID: "typo", MinNodes: 1, MaxNodes: 1,
+		Config: map[string]string{"last_call_timout": "1", "rank": "0", "store_type": "x", "join_timeout": "5"}}
+	h, err := etcd.New(p)
+	require.NoError(t, err, "unknown keys are not an error")
+	_, err = h.Shutdown(context.Background())
+	require.NoError(t, err)
+
+	lines := strings.Split(strings.TrimSpace(buf.String()), "\n")
+	require.Len(t, lines, 2, "one warning per unknown key, none for rank:\n%s", buf.String())
+	assert.Contains(t, lines[0], "level=WARN")
+	assert.Contains(t, lines[0], "key=last_call_timout")
+	assert.Contains(t, lines[0], "last_call_timeout", "the known keys are listed")
+	assert.Contains(t, lines[1], "key=store_type")
+	assert.NotContains(t, buf.String(), "key=rank")
+	assert.NotContains(t, buf.String(), "key=join_timeout")
 }
 
 func TestNewCreatorRegisters(t *testing.T) {

@@ -7,5 +7,5 @@ func Kill(h *Handler) {
 	h.shut, h.shutOK = true, true
 	h.mu.Unlock()
 	h.stopKeepAlive()
-	_ = h.cli.Close()
+	_ = h.closeClient()
 }

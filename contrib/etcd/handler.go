@@ -28,6 +28,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"log/slog"
 	"math/rand/v2"
 	"net"
 	"net/url"
@@ -64,12 +65,17 @@ func NewCreator() registry.Creator { return New }
 // described in the README (join_timeout, last_call_timeout, close_timeout,
 // keep_alive_interval, keep_alive_max_attempt, read_timeout, prefix,
 // protocol, cacert, cert, key). Every invalid value is reported, naming
-// its key. New does not contact etcd; the first call that does reports an
-// error wrapping registry.ErrConnection if it cannot.
+// its key; a key it does not know is logged as a warning (slog.Default)
+// and ignored. New does not contact etcd; the first call that does reports
+// an error wrapping registry.ErrConnection if it cannot, as soon as etcd
+// has been unreachable for two seconds (or half read_timeout, if shorter).
 func New(p registry.Parameters) (registry.Handler, error) {
 	cfg, err := parseConfig(p)
 	if err != nil {
 		return nil, err
+	}
+	for _, k := range unknownKeys(p.Config) {
+		slog.Warn("etcd rendezvous: ignoring unknown config key", "key", k, "known", strings.Join(knownKeys, ", "))
 	}
 	cli, err := clientv3.New(clientv3.Config{
 		Endpoints:            cfg.endpoints,
@@ -103,7 +109,14 @@ func New(p registry.Parameters) (registry.Handler, error) {
 			ID:   fmt.Sprintf("%s_%d_%s", cfg.localAddr, os.Getpid(), hex.EncodeToString(id)),
 			Addr: cfg.localAddr,
 		},
+		reach: newReachability(min(unreachableAfter, cfg.readTimeout/2)),
 	}
+	cctx, stop := context.WithCancel(context.Background())
+	h.connStop, h.connDone = stop, make(chan struct{})
+	go func() {
+		defer close(h.connDone)
+		h.reach.watchConn(cctx, cli.ActiveConnection())
+	}()
 	return h, nil
 }
 
@@ -120,6 +133,10 @@ type Handler struct {
 
 	leaseMu sync.Mutex // serialises lease grants
 	lease   clientv3.LeaseID
+
+	reach    *reachability
+	connStop context.CancelFunc // stops following the connection
+	connDone chan struct{}
 
 	mu       sync.Mutex
 	kaStop   context.CancelFunc // stops the keep-alive loop
@@ -389,7 +406,7 @@ func (h *Handler) apply(snap *snapshot, events []*clientv3.Event) error {
 
 // waitError is the error of a wait that ctx ended.
 func (h *Handler) waitError(ctx context.Context, unreachable error) error {
-	err := h.opError(ctx, "waiting for the round to complete", ctx.Err())
+	err := h.opError(ctx, ctx, "waiting for the round to complete", ctx.Err())
 	if unreachable != nil {
 		err = fmt.Errorf("%w (etcd was unreachable meanwhile: %v)", err, unreachable)
 	}
@@ -524,12 +541,12 @@ func (h *Handler) Shutdown(ctx context.Context) (bool, error) {
 		errs = append(errs, h.leave(ctx))
 		octx, ocancel := h.opContext(ctx)
 		if _, err := h.cli.Revoke(octx, lease); err != nil {
-			errs = append(errs, h.opError(ctx, "revoking the node's lease", err))
+			errs = append(errs, h.opError(ctx, octx, "revoking the node's lease", err))
 		}
 		ocancel()
 	}
-	if err := h.cli.Close(); err != nil && !errors.Is(err, context.Canceled) {
-		errs = append(errs, fmt.Errorf("etcd rendezvous: closing the etcd client: %w", err))
+	if err := h.closeClient(); err != nil {
+		errs = append(errs, err)
 	}
 	err := errors.Join(errs...)
 
@@ -537,6 +554,17 @@ func (h *Handler) Shutdown(ctx context.Context) (bool, error) {
 	defer h.mu.Unlock()
 	h.shutOK, h.shutErr = err == nil, err
 	return h.shutOK, h.shutErr
+}
+
+// closeClient closes the etcd client and stops following its connection.
+func (h *Handler) closeClient() error {
+	var err error
+	if cerr := h.cli.Close(); cerr != nil && !errors.Is(cerr, context.Canceled) {
+		err = fmt.Errorf("etcd rendezvous: closing the etcd client: %w", cerr)
+	}
+	h.connStop()
+	<-h.connDone
+	return err
 }
 
 func (h *Handler) checkOpen() error {
@@ -570,7 +598,7 @@ func (h *Handler) read(ctx context.Context) (snapshot, error) {
 	defer cancel()
 	resp, err := h.cli.Txn(octx).Then(h.readOps()...).Commit()
 	if err != nil {
-		return snapshot{}, h.opError(ctx, "reading the rendezvous state", err)
+		return snapshot{}, h.opError(ctx, octx, "reading the rendezvous state", err)
 	}
 	return h.snapshotOf(resp)
 }
@@ -611,7 +639,7 @@ func (h *Handler) cas(ctx context.Context, snap snapshot, next state) (snapshot,
 		Else(h.readOps()...).
 		Commit()
 	if err != nil {
-		return snapshot{}, false, h.opError(ctx, "updating the rendezvous state", err)
+		return snapshot{}, false, h.opError(ctx, octx, "updating the rendezvous state", err)
 	}
 	if resp.Succeeded {
 		rev := resp.Header.Revision
@@ -621,20 +649,48 @@ func (h *Handler) cas(ctx context.Context, snap snapshot, next state) (snapshot,
 	return fresh, false, err
 }
 
-// opContext bounds one request to etcd by read_timeout.
+// opContext bounds one request to etcd by read_timeout, and ends it once
+// etcd has been unreachable for a while (see reachability).
 func (h *Handler) opContext(ctx context.Context) (context.Context, context.CancelFunc) {
-	return context.WithTimeout(ctx, h.cfg.readTimeout)
+	octx, cancel := context.WithCancelCause(ctx)
+	var stop func() bool
+	if down := h.reach.current(); down.Err() == nil {
+		stop = context.AfterFunc(down, func() { cancel(context.Cause(down)) })
+	} else {
+		// etcd was unreachable when last tried. It may be back: reconnect
+		// now rather than after gRPC's backoff, and give up only if it
+		// is still unreachable after the grace period.
+		h.cli.ActiveConnection().ResetConnectBackoff()
+		t := time.AfterFunc(h.reach.grace, func() {
+			if down := h.reach.current(); down.Err() != nil {
+				cancel(context.Cause(down))
+			}
+		})
+		stop = t.Stop
+	}
+	tctx, tcancel := context.WithTimeout(octx, h.cfg.readTimeout)
+	return tctx, func() {
+		stop()
+		tcancel()
+		cancel(nil)
+	}
 }
 
-// opError classifies the failure of a request made under ctx: the
-// caller's context (or a deadline of ours) gives ErrTimeout, anything else
-// means etcd could not be reached and gives ErrConnection.
-func (h *Handler) opError(ctx context.Context, what string, err error) error {
+// opError classifies the failure of a request made under octx, derived
+// from ctx by opContext: the caller's context (or a deadline of ours)
+// gives ErrTimeout, anything else means etcd could not be reached and
+// gives ErrConnection.
+func (h *Handler) opError(ctx, octx context.Context, what string, err error) error {
 	if ctx.Err() != nil {
 		return fmt.Errorf("etcd rendezvous: run %q: %s: %w: %w", h.runID, what, registry.ErrTimeout, context.Cause(ctx))
 	}
+	endpoints := strings.Join(h.cfg.endpoints, ",")
+	if cause := context.Cause(octx); errors.Is(cause, errUnreachable) {
+		return fmt.Errorf("etcd rendezvous: run %q: %s: etcd at %s: %v; check that it runs and is reachable: %w",
+			h.runID, what, endpoints, cause, registry.ErrConnection)
+	}
 	return fmt.Errorf("etcd rendezvous: run %q: %s: etcd at %s did not answer within read_timeout (%v) (%v); check that it runs and is reachable: %w",
-		h.runID, what, strings.Join(h.cfg.endpoints, ","), h.cfg.readTimeout, err, registry.ErrConnection)
+		h.runID, what, endpoints, h.cfg.readTimeout, err, registry.ErrConnection)
 }
 
 // sleep waits for d or until ctx is done.

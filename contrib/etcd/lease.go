@@ -46,19 +46,19 @@ func (h *Handler) renew(ctx context.Context) error {
 		if _, err := h.cli.KeepAliveOnce(octx, lease); errors.Is(err, rpctypes.ErrLeaseNotFound) {
 			lease = 0
 		} else if err != nil {
-			return h.opError(ctx, "renewing the node's lease", err)
+			return h.opError(ctx, octx, "renewing the node's lease", err)
 		}
 	}
 	if lease == 0 {
 		resp, err := h.cli.Grant(octx, h.cfg.leaseTTL())
 		if err != nil {
-			return h.opError(ctx, "granting the node's lease", err)
+			return h.opError(ctx, octx, "granting the node's lease", err)
 		}
 		lease = resp.ID
 	}
 	key := h.alivePrefix + url.PathEscape(h.self.ID)
 	if _, err := h.cli.Put(octx, key, "", clientv3.WithLease(lease)); err != nil {
-		return h.opError(ctx, fmt.Sprintf("writing the node's alive key %s", key), err)
+		return h.opError(ctx, octx, fmt.Sprintf("writing the node's alive key %s", key), err)
 	}
 	h.lease = lease
 	return nil

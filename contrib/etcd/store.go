@@ -26,7 +26,7 @@ func (s *Store) Set(ctx context.Context, key string, value []byte) error {
 	octx, cancel := s.h.opContext(ctx)
 	defer cancel()
 	if _, err := s.h.cli.Put(octx, s.prefix+key, string(value)); err != nil {
-		return s.h.opError(ctx, fmt.Sprintf("store: setting %q", key), err)
+		return s.h.opError(ctx, octx, fmt.Sprintf("store: setting %q", key), err)
 	}
 	return nil
 }
@@ -53,7 +53,7 @@ func (s *Store) Get(ctx context.Context, key string) ([]byte, error) {
 			return v, nil
 		}
 		if ctx.Err() != nil {
-			return nil, s.h.opError(ctx, fmt.Sprintf("store: waiting for %q", key), ctx.Err())
+			return nil, s.h.opError(ctx, ctx, fmt.Sprintf("store: waiting for %q", key), ctx.Err())
 		}
 	}
 }
@@ -63,7 +63,7 @@ func (s *Store) get(ctx context.Context, k string) ([]byte, bool, error) {
 	defer cancel()
 	resp, err := s.h.cli.Get(octx, k)
 	if err != nil {
-		return nil, false, s.h.opError(ctx, fmt.Sprintf("store: getting %q", strings.TrimPrefix(k, s.prefix)), err)
+		return nil, false, s.h.opError(ctx, octx, fmt.Sprintf("store: getting %q", strings.TrimPrefix(k, s.prefix)), err)
 	}
 	if len(resp.Kvs) == 0 {
 		return nil, false, nil
@@ -98,7 +98,7 @@ func (s *Store) Add(ctx context.Context, key string, delta int64) (int64, error)
 			if corrupt := (stateError{}); errors.As(err, &corrupt) {
 				return 0, corrupt.err
 			}
-			return 0, s.h.opError(ctx, fmt.Sprintf("store: adding to %q", key), err)
+			return 0, s.h.opError(ctx, octx, fmt.Sprintf("store: adding to %q", key), err)
 		}
 		if done {
 			return n, nil
