@@ -54,7 +54,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.SetOutput(stderr)
 	fs.Usage = func() {
 		fmt.Fprint(fs.Output(), usageText)
-		fs.PrintDefaults()
+		printFlags(fs)
 	}
 	var (
 		o        options
@@ -159,4 +159,33 @@ func (o options) parameters() registry.Parameters {
 		LocalAddr: o.localAddr,
 		Config:    conf,
 	}
+}
+
+// printFlags prints the flags of fs as flag.PrintDefaults does, but with
+// two dashes, the way torchrun spells them (the flag package accepts
+// both).
+func printFlags(fs *flag.FlagSet) {
+	var b strings.Builder
+	fs.VisitAll(func(f *flag.Flag) {
+		name, usage := flag.UnquoteUsage(f)
+		fmt.Fprintf(&b, "  --%s", f.Name)
+		if name != "" {
+			fmt.Fprintf(&b, " %s", name)
+		}
+		b.WriteString("\n    \t")
+		b.WriteString(strings.ReplaceAll(usage, "\n", "\n    \t"))
+		switch f.DefValue {
+		case "", "0", "false":
+		default:
+			if g, ok := f.Value.(flag.Getter); ok {
+				if _, isString := g.Get().(string); isString {
+					fmt.Fprintf(&b, " (default %q)", f.DefValue)
+					break
+				}
+			}
+			fmt.Fprintf(&b, " (default %v)", f.DefValue)
+		}
+		b.WriteString("\n")
+	})
+	fmt.Fprint(fs.Output(), b.String())
 }

@@ -107,6 +107,22 @@ func TestParseFlagsHelp(t *testing.T) {
 	var stderr bytes.Buffer
 	_, err := parseFlags([]string{"--help"}, &stderr)
 	require.True(t, errors.Is(err, flag.ErrHelp))
-	assert.Contains(t, stderr.String(), "-rdzv-backend")
-	assert.Contains(t, stderr.String(), "--standalone --nnodes 4")
+	out := stderr.String()
+	assert.Contains(t, out, "--standalone --nnodes 4")
+	for _, want := range []string{
+		"\n  --rdzv-backend backend\n",
+		`rendezvous backend, a name registered by discovery (default "static")`,
+		"\n  --nnodes N or MIN:MAX\n",
+		"\n  --node-rank rank\n",
+		"\n  --standalone\n",
+	} {
+		assert.Contains(t, out, want)
+	}
+	assert.NotRegexp(t, `(?m)^  -[a-z]`, out, "flags are printed with two dashes, as the docs spell them")
+}
+
+func TestPlural(t *testing.T) {
+	assert.Equal(t, "1 node", plural(1, "node"))
+	assert.Equal(t, "0 nodes", plural(0, "node"))
+	assert.Equal(t, "4 nodes", plural(4, "node"))
 }

@@ -86,6 +86,17 @@ func TestStandalone(t *testing.T) {
 	assert.Len(t, nodes, 4, "each node once")
 }
 
+func TestStandaloneOneNode(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	var stdout, stderr bytes.Buffer
+	code := run(ctx, []string{"--standalone", "--nnodes", "1"}, &stdout, &stderr)
+	require.Equal(t, 0, code, "stderr:\n%s", stderr.String())
+	assert.Regexp(t, `(?m)^torchrun: rendezvous .*  1 node on backend etcd,`, stderr.String())
+	assert.Regexp(t, `(?m)^torchrun: shutdown .*  1 node and etcd$`, stderr.String())
+	assert.Regexp(t, `(?m)^node 0: rank=0 world_size=1 `, stdout.String())
+}
+
 func TestStandaloneProcess(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts a process")

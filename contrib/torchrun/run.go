@@ -54,6 +54,14 @@ func discover(p progress, stderr io.Writer) []string {
 	return backends
 }
 
+// plural returns n and noun, with an s unless n is 1: "1 node", "4 nodes".
+func plural(n int, noun string) string {
+	if n == 1 {
+		return fmt.Sprintf("%d %s", n, noun)
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
+}
+
 // result prints what a node got from the rendezvous.
 func result(info registry.Info) string {
 	return fmt.Sprintf("rank=%d world_size=%d master_addr=%s master_port=%d",
@@ -141,7 +149,7 @@ func runStandalone(ctx context.Context, o options, stdout, stderr io.Writer) err
 	if err != nil {
 		return err
 	}
-	p.done("rendezvous", start, "%d nodes on backend %s, run id %s; ranks, world size, bootstrap address and store agree", n, o.backend, o.runID)
+	p.done("rendezvous", start, "%s on backend %s, run id %s; ranks, world size, bootstrap address and store agree", plural(n, "node"), o.backend, o.runID)
 	order := make([]int, n)
 	for i := range order {
 		order[i] = i
@@ -159,7 +167,7 @@ func runStandalone(ctx context.Context, o options, stdout, stderr io.Writer) err
 	if err != nil {
 		return err
 	}
-	p.done("shutdown", start, "%d nodes and etcd", n)
+	p.done("shutdown", start, "%s and etcd", plural(n, "node"))
 	return nil
 }
 
