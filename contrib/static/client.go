@@ -5,9 +5,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"strconv"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/go-entrypoints/entrypoints/registry"
@@ -18,6 +20,7 @@ import (
 type client struct {
 	addr string
 	conn net.Conn
+	br   *bufio.Reader // reads conn; holds what followed the hello
 
 	wmu sync.Mutex // serialises writes to conn
 
@@ -29,16 +32,26 @@ type client struct {
 	done chan struct{} // closed when the read loop has ended
 }
 
-// dial connects to the store at addr, once.
-func dial(ctx context.Context, addr string) (*client, error) {
+// dial connects to the store at addr, once, and introduces the node with
+// me. A failure to reach addr is returned as is, to be tried again; any
+// later failure wraps a registry sentinel: the peer is not a store
+// (registry.ErrConnection), or the store refuses this node
+// (registry.ErrState).
+func dial(ctx context.Context, addr string, me hello) (*client, error) {
 	var d net.Dialer
 	conn, err := d.DialContext(ctx, "tcp", addr)
 	if err != nil {
 		return nil, err
 	}
+	br := bufio.NewReader(conn)
+	if err := shake(ctx, conn, br, addr, me); err != nil {
+		conn.Close()
+		return nil, err
+	}
 	c := &client{
 		addr:    addr,
 		conn:    conn,
+		br:      br,
 		pending: make(map[uint64]chan response),
 		done:    make(chan struct{}),
 	}
@@ -46,20 +59,66 @@ func dial(ctx context.Context, addr string) (*client, error) {
 	return c, nil
 }
 
+// shake sends the node's hello and reads the store's, within
+// handshakeTimeout.
+func shake(ctx context.Context, conn net.Conn, br *bufio.Reader, addr string, me hello) error {
+	deadline := time.Now().Add(handshakeTimeout)
+	if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
+		deadline = d
+	}
+	conn.SetDeadline(deadline)
+	stop := context.AfterFunc(ctx, func() { conn.SetDeadline(time.Now()) })
+	defer stop()
+	me.version = protocolVersion
+	_, err := conn.Write(me.encode())
+	var body []byte
+	if err == nil {
+		body, err = readFrameLimit(br, maxHelloFrame)
+	}
+	var ne net.Error
+	switch {
+	case ctx.Err() != nil:
+		return ctxError(ctx, "handshake with the store at "+addr)
+	case errors.As(err, &ne) && ne.Timeout():
+		return fmt.Errorf("static: the service at %s is not a static rendezvous store: it did not answer the handshake within %v: %w; check the endpoint (--rdzv-endpoint): it must be where rank 0 hosts the store",
+			addr, handshakeTimeout, registry.ErrConnection)
+	case errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, syscall.ECONNRESET):
+		return fmt.Errorf("static: the service at %s closed the connection during the handshake: %w; either it is not a static rendezvous store or rank 0 is shutting down: check the endpoint (--rdzv-endpoint)",
+			addr, registry.ErrConnection)
+	case err != nil:
+		return fmt.Errorf("static: the service at %s is not a static rendezvous store (%v): %w; check the endpoint (--rdzv-endpoint)", addr, err, registry.ErrConnection)
+	}
+	conn.SetDeadline(time.Time{})
+	h, err := decodeHello(body)
+	switch {
+	case err != nil:
+		return fmt.Errorf("static: the service at %s is not a static rendezvous store: its answer to the handshake is not the static backend's: %w; check the endpoint (--rdzv-endpoint)", addr, registry.ErrConnection)
+	case h.refused != "":
+		return fmt.Errorf("static: the store at %s refuses this node: %s: %w", addr, h.refused, registry.ErrState)
+	case h.version != protocolVersion:
+		return fmt.Errorf("static: the store at %s speaks protocol version %d, this node version %d: %w; run the same version of the static backend on every node", addr, h.version, protocolVersion, registry.ErrConnection)
+	}
+	return nil
+}
+
 // dialRetry connects to the store at addr, trying again with growing pauses
 // until it succeeds or ctx is done: the other nodes may start before rank 0
-// listens.
-func dialRetry(ctx context.Context, addr string) (*client, error) {
+// listens. A peer that is reached but is not a store, or refuses this node,
+// is not tried again.
+func dialRetry(ctx context.Context, addr string, me hello) (*client, error) {
 	delay := 20 * time.Millisecond
 	for {
-		c, err := dial(ctx, addr)
+		c, err := dial(ctx, addr, me)
 		if err == nil {
 			return c, nil
+		}
+		if errors.Is(err, registry.ErrRendezvous) {
+			return nil, err
 		}
 		select {
 		case <-time.After(delay):
 		case <-ctx.Done():
-			return nil, fmt.Errorf("static: cannot connect to the store of rank 0 at %s (%w: %v; last attempt: %w: %v); check that the node with rank 0 runs with the same endpoint",
+			return nil, fmt.Errorf("static: cannot connect to the store of rank 0 at %s (%w: %v; last attempt: %w: %v); check that the node with rank 0 runs, with the same endpoint, and has not already failed",
 				addr, registry.ErrTimeout, context.Cause(ctx), registry.ErrConnection, err)
 		}
 		delay = min(2*delay, 250*time.Millisecond)
@@ -68,11 +127,10 @@ func dialRetry(ctx context.Context, addr string) (*client, error) {
 
 func (c *client) readLoop() {
 	defer close(c.done)
-	br := bufio.NewReader(c.conn)
 	var err error
 	for {
 		var body []byte
-		if body, err = readFrame(br); err != nil {
+		if body, err = readFrame(c.br); err != nil {
 			break
 		}
 		var r response
@@ -194,6 +252,16 @@ func (c *client) Get(ctx context.Context, key string) ([]byte, error) {
 		return nil, err
 	}
 	return r.value, nil
+}
+
+// SetIfAbsent stores value under key unless key is set; it returns the
+// value kept and whether it is value.
+func (c *client) SetIfAbsent(ctx context.Context, key string, value []byte) ([]byte, bool, error) {
+	r, err := c.call(ctx, request{op: opSetIfAbsent, key: key, value: value}, "setting store key "+strconv.Quote(key))
+	if err != nil {
+		return nil, false, err
+	}
+	return r.value, r.n == 1, nil
 }
 
 // Add implements registry.Store.

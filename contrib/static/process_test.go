@@ -198,3 +198,30 @@ func TestProcessesRankZeroKilled(t *testing.T) {
 	assert.Contains(t, p1.stderr.String(), "connection to the store")
 	assert.Less(t, time.Since(start), 5*time.Second)
 }
+
+func TestProcessesRankOneKilled(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts processes")
+	}
+	// A world of three: rank 1 is killed while it waits in the round for
+	// rank 2. Rank 0 fails at once, without waiting for join_timeout, and
+	// says which node left.
+	ep := freeEndpoint(t)
+	p0 := startNode(t, ep, 0, 3)
+	p1 := startNode(t, ep, 1, 3)
+	require.Eventually(t, func() bool {
+		conn, err := net.Dial("tcp", ep)
+		if err == nil {
+			conn.Close()
+		}
+		return err == nil
+	}, 30*time.Second, 20*time.Millisecond, "rank 0 never listened")
+	time.Sleep(300 * time.Millisecond) // let rank 1 connect and join
+	require.NoError(t, p1.cmd.Process.Kill())
+	p1.wait(t, 10*time.Second)
+	start := time.Now()
+	code := p0.wait(t, 10*time.Second)
+	assert.Equal(t, exitFailed, code, "rank 0 should fail with a state error; stderr:\n%s", p0.stderr.String())
+	assert.Contains(t, p0.stderr.String(), "the node of rank 1 left during round 0")
+	assert.Less(t, time.Since(start), 5*time.Second)
+}

@@ -21,11 +21,27 @@ const writeTimeout = 10 * time.Second
 // errStoreClosed is what calls on a store that is shutting down get.
 var errStoreClosed = fmt.Errorf("static: store is shut down (rank 0 has left the job): %w", registry.ErrConnection)
 
+// serverConfig is what a server checks of its clients and whom it tells
+// about them.
+type serverConfig struct {
+	// runID and world are rank 0's: a client of another run or world size
+	// is refused. A world of 0 accepts any client.
+	runID string
+	world int
+	// refused, if set, is called when a client is refused for not
+	// matching runID and world, with the reason.
+	refused func(s *server, reason string)
+	// left, if set, is called when the connection of an accepted client
+	// closes while the server runs, with the client's rank.
+	left func(s *server, rank int)
+}
+
 // server is the key-value store hosted by rank 0. Its data is kept in
 // memory; it answers remote clients over TCP and rank 0 itself directly
 // (see local).
 type server struct {
-	ln net.Listener
+	ln  net.Listener
+	cfg serverConfig
 
 	mu      sync.Mutex
 	data    map[string][]byte
@@ -40,13 +56,14 @@ type server struct {
 }
 
 // listen starts a store listening on addr (host:port).
-func listen(addr string) (*server, error) {
+func listen(addr string, cfg serverConfig) (*server, error) {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, err
 	}
 	s := &server{
 		ln:      ln,
+		cfg:     cfg,
 		data:    make(map[string][]byte),
 		waiters: make(map[string]chan struct{}),
 		conns:   make(map[net.Conn]struct{}),
@@ -100,14 +117,23 @@ func (s *server) serve(conn net.Conn) {
 		cancels = make(map[uint64]context.CancelFunc)
 		gets    sync.WaitGroup
 	)
+	br := bufio.NewReader(conn)
+	rank, ok := s.handshake(conn, br)
 	defer func() {
 		cancelAll()
 		gets.Wait()
 		conn.Close()
 		s.mu.Lock()
 		delete(s.conns, conn)
+		closed := s.closed
 		s.mu.Unlock()
+		if ok && !closed && s.cfg.left != nil {
+			s.cfg.left(s, rank)
+		}
 	}()
+	if !ok {
+		return
+	}
 	reply := func(r response) {
 		mu.Lock()
 		defer mu.Unlock()
@@ -116,7 +142,6 @@ func (s *server) serve(conn net.Conn) {
 			conn.Close() // the read loop sees it and ends
 		}
 	}
-	br := bufio.NewReader(conn)
 	for {
 		body, err := readFrame(br)
 		if err != nil {
@@ -148,6 +173,14 @@ func (s *server) serve(conn net.Conn) {
 		case opSet:
 			s.set(req.key, req.value)
 			reply(response{id: req.id})
+			s.pending.Done()
+		case opSetIfAbsent:
+			v, set := s.setIfAbsent(req.key, req.value)
+			r := response{id: req.id, value: v}
+			if set {
+				r.n = 1
+			}
+			reply(r)
 			s.pending.Done()
 		case opAdd:
 			n, err := s.add(req.key, req.delta)
@@ -183,6 +216,60 @@ func (s *server) serve(conn net.Conn) {
 			}()
 		}
 	}
+}
+
+// handshake reads the client's hello and answers it. It reports the
+// client's rank and whether it is accepted.
+func (s *server) handshake(conn net.Conn, br *bufio.Reader) (int, bool) {
+	conn.SetDeadline(time.Now().Add(handshakeTimeout))
+	body, err := readFrameLimit(br, maxHelloFrame)
+	if err != nil {
+		return 0, false
+	}
+	h, err := decodeHello(body)
+	if err != nil {
+		return 0, false // not our protocol: drop the connection
+	}
+	var refused string
+	switch {
+	case h.version != protocolVersion:
+		refused = fmt.Sprintf("the store speaks protocol version %d, the node of rank %d version %d; run the same version of the static backend on every node",
+			protocolVersion, h.rank, h.version)
+	case s.cfg.world == 0:
+	case h.runID != s.cfg.runID:
+		refused = fmt.Sprintf("the node of rank %d is of run %q, rank 0 hosts run %q; give every node the same run id (--rdzv-id)", h.rank, h.runID, s.cfg.runID)
+	case int64(h.world) != int64(s.cfg.world):
+		refused = fmt.Sprintf("the node of rank %d has a world of %d nodes, rank 0 of %d; start every node with the same --nnodes", h.rank, h.world, s.cfg.world)
+	case h.rank == 0 || int64(h.rank) >= int64(s.cfg.world):
+		refused = fmt.Sprintf("a node connected with rank %d, which rank 0 does not expect; give every other node its own rank in [1, %d)", h.rank, s.cfg.world)
+	}
+	if refused != "" && h.version == protocolVersion && s.cfg.world != 0 && h.runID == s.cfg.runID && s.cfg.refused != nil {
+		s.cfg.refused(s, refused)
+	}
+	_, err = conn.Write(hello{version: protocolVersion, refused: refused}.encode())
+	conn.SetDeadline(time.Time{})
+	return int(h.rank), err == nil && refused == ""
+}
+
+// peek returns the value of key, if it is set, without waiting.
+func (s *server) peek(key string) ([]byte, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	v, ok := s.data[key]
+	return append([]byte(nil), v...), ok
+}
+
+// setIfAbsent stores value under key unless key is set. It returns the
+// value kept and whether it is value.
+func (s *server) setIfAbsent(key string, value []byte) ([]byte, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if v, ok := s.data[key]; ok {
+		return append([]byte(nil), v...), false
+	}
+	s.data[key] = append([]byte(nil), value...)
+	s.wake(key)
+	return append([]byte(nil), value...), true
 }
 
 func (s *server) set(key string, value []byte) {
@@ -285,7 +372,7 @@ func (s *server) Close(ctx context.Context) error {
 
 // local returns the store as rank 0 uses it: directly, without a
 // connection.
-func (s *server) local() registry.Store { return localStore{s} }
+func (s *server) local() kv { return localStore{s} }
 
 type localStore struct{ s *server }
 
@@ -299,6 +386,14 @@ func (l localStore) Set(ctx context.Context, key string, value []byte) error {
 
 func (l localStore) Get(ctx context.Context, key string) ([]byte, error) {
 	return l.s.get(ctx, key)
+}
+
+func (l localStore) SetIfAbsent(ctx context.Context, key string, value []byte) ([]byte, bool, error) {
+	if err := l.check(ctx, "setting store key "+strconv.Quote(key)); err != nil {
+		return nil, false, err
+	}
+	v, set := l.s.setIfAbsent(key, value)
+	return v, set, nil
 }
 
 func (l localStore) Add(ctx context.Context, key string, delta int64) (int64, error) {

@@ -19,6 +19,13 @@
 //   - Config "join_timeout": seconds a round, or connecting to rank 0, may
 //     take (default 600).
 //
+// A node and the store exchange a handshake on connecting, so a node
+// pointed at another service fails at once with registry.ErrConnection,
+// and a node of another world size or run is refused. A round that cannot
+// complete (a node refused, two nodes with one rank, a node whose
+// connection closed during the round) fails for every node with the same
+// error wrapping registry.ErrState.
+//
 // The store lives in the process of rank 0: it goes away when rank 0 shuts
 // down, and the other nodes then get errors wrapping registry.ErrConnection.
 // Like PyTorch's TCPStore it has no authentication: use it on a trusted
@@ -32,7 +39,9 @@ import (
 	"math"
 	"net"
 	"strconv"
+	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/go-entrypoints/entrypoints/registry"
@@ -44,6 +53,12 @@ const Backend = "static"
 // DefaultJoinTimeout is how long a round may take when the config key
 // join_timeout is not set, as in PyTorch.
 const DefaultJoinTimeout = 600 * time.Second
+
+// FailureLinger is how long rank 0 keeps answering after a round has
+// failed (a node left, or did not match rank 0's world size or run), before
+// NextRendezvous returns the failure: nodes that connect meanwhile are told
+// why. Nodes that come later find no store and time out.
+const FailureLinger = 2 * time.Second
 
 // NewCreator returns the creator of static handlers. It is the value of the
 // backend's entry point in group torchrun.handlers.
@@ -129,9 +144,24 @@ const (
 	stageRanked          // its rank is taken
 	stageLastJoin        // the last to join: must mark the round complete
 	stageJoined          // counted in the round
-	stageLastAck         // the last to see the round complete: must tell rank 0
 	stageAcked           // saw the round complete and said so (ranks > 0)
 )
+
+// The outcome of a round, stored once under the round's key "outcome" by
+// whoever decides it first: the last node to join, or a node (or rank 0's
+// store) that finds the round cannot complete. Every node of the round
+// gets the same outcome.
+const (
+	outcomeOK   = "ok"
+	outcomeFail = "fail:" // followed by the reason
+)
+
+// kv is the store as the handler uses it: a registry.Store that can also
+// set a key only if it is absent, atomically.
+type kv interface {
+	registry.Store
+	SetIfAbsent(ctx context.Context, key string, value []byte) ([]byte, bool, error)
+}
 
 // handler is a static rendezvous handler: one node of the world.
 type handler struct {
@@ -148,13 +178,14 @@ type handler struct {
 	roundSem chan struct{} // serialises NextRendezvous
 	round    int           // guarded by roundSem
 	stage    int           // guarded by roundSem
+	current  atomic.Int64  // round, for rank 0's store hooks
 
 	connSem chan struct{} // serialises connecting
 
 	mu     sync.Mutex
-	store  registry.Store // nil until connected
-	server *server        // rank 0
-	client *client        // other ranks
+	store  kv      // nil until connected
+	server *server // rank 0
+	client *client // other ranks
 	shut   bool
 }
 
@@ -180,7 +211,7 @@ func (h *handler) bound(ctx context.Context) (context.Context, context.CancelFun
 }
 
 // connect returns the store: rank 0 starts it, the others connect to it.
-func (h *handler) connect(ctx context.Context) (registry.Store, error) {
+func (h *handler) connect(ctx context.Context) (kv, error) {
 	select {
 	case h.connSem <- struct{}{}:
 	case <-ctx.Done():
@@ -197,7 +228,7 @@ func (h *handler) connect(ctx context.Context) (registry.Store, error) {
 		return st, nil
 	}
 	if h.rank == 0 {
-		srv, err := listen(h.endpoint)
+		srv, err := listen(h.endpoint, serverConfig{runID: h.runID, world: h.world, refused: h.nodeRefused, left: h.nodeLeft})
 		if err != nil {
 			return nil, fmt.Errorf("static: rank 0 cannot host the store at %s: %w: %v; the endpoint must be a free port of an address of this machine",
 				h.endpoint, registry.ErrConnection, err)
@@ -211,7 +242,7 @@ func (h *handler) connect(ctx context.Context) (registry.Store, error) {
 		h.server, h.store = srv, srv.local()
 		return h.store, nil
 	}
-	c, err := dialRetry(ctx, h.endpoint)
+	c, err := dialRetry(ctx, h.endpoint, hello{rank: uint32(h.rank), world: uint32(h.world), runID: h.runID})
 	if err != nil {
 		return nil, err
 	}
@@ -247,12 +278,25 @@ func (h *handler) NextRendezvous(ctx context.Context) (registry.Info, error) {
 	} else if closed {
 		return registry.Info{}, fmt.Errorf("static: run %q: %w", h.runID, registry.ErrClosed)
 	}
-	round := fmt.Sprintf("%sround/%d/", h.prefix, h.round)
+	round := h.roundKey(h.round)
 	if err := h.join(ctx, st, round); err != nil {
 		return registry.Info{}, err
 	}
-	if err := h.await(ctx, st, round+"complete", "the other nodes to join"); err != nil {
+	_, outcome, err := h.await(ctx, st, "the other nodes to join", round+"outcome")
+	if err != nil {
 		return registry.Info{}, h.explain(st, round, err)
+	}
+	if err := h.failure(round, outcome); err != nil {
+		if h.rank == 0 {
+			// The store goes when rank 0 leaves: keep it a little, so that
+			// nodes starting a moment late learn why the round failed
+			// instead of waiting for rank 0 until their join timeout.
+			select {
+			case <-time.After(FailureLinger):
+			case <-ctx.Done():
+			}
+		}
+		return registry.Info{}, err
 	}
 	// The round is complete. The store lives in rank 0's process: rank 0
 	// waits until every other node has seen the round complete, so that
@@ -261,6 +305,7 @@ func (h *handler) NextRendezvous(ctx context.Context) (registry.Info, error) {
 		return registry.Info{}, err
 	}
 	h.round++
+	h.current.Store(int64(h.round))
 	h.stage = stageNew
 	return registry.Info{
 		Store:     prefixStore{st, round + "store/"},
@@ -270,16 +315,49 @@ func (h *handler) NextRendezvous(ctx context.Context) (registry.Info, error) {
 	}, nil
 }
 
+// roundKey is the prefix of the store keys of round n.
+func (h *handler) roundKey(n int) string { return fmt.Sprintf("%sround/%d/", h.prefix, n) }
+
+// roundNumber is the number of the round whose keys start with round.
+func (h *handler) roundNumber(round string) string {
+	return strings.TrimSuffix(strings.TrimPrefix(round, h.prefix+"round/"), "/")
+}
+
+// failure returns the error of a failed round, nil if outcome is OK.
+func (h *handler) failure(round string, outcome []byte) error {
+	if string(outcome) == outcomeOK {
+		return nil
+	}
+	return fmt.Errorf("static: run %q: round %s failed: %s: %w", h.runID, h.roundNumber(round), strings.TrimPrefix(string(outcome), outcomeFail), registry.ErrState)
+}
+
+// fail decides that the round fails for reason, unless its outcome is
+// decided already, and returns the error of the outcome.
+func (h *handler) fail(ctx context.Context, st kv, round, reason string) error {
+	v, _, err := st.SetIfAbsent(ctx, round+"outcome", []byte(outcomeFail+reason))
+	if err != nil {
+		return err
+	}
+	if string(v) == outcomeOK {
+		return fmt.Errorf("static: run %q: round %s completed without this node: it was restarted after the job began, and a static rendezvous cannot take a restarted node in: %w; restart every node of the job",
+			h.runID, h.roundNumber(round), registry.ErrState)
+	}
+	return h.failure(round, v)
+}
+
 // join counts this node in the round and, if it is the last to join, marks
-// the round complete.
-func (h *handler) join(ctx context.Context, st registry.Store, round string) error {
+// the round complete. A node that finds the round cannot complete fails
+// it for every node.
+func (h *handler) join(ctx context.Context, st kv, round string) error {
 	if h.stage == stageNew {
 		n, err := st.Add(ctx, round+"rank/"+strconv.Itoa(h.rank), 1)
 		if err != nil {
 			return err
 		}
 		if n > 1 {
-			return fmt.Errorf("static: run %q: two nodes joined with rank %d: %w; give every node its own rank in [0, %d)", h.runID, h.rank, registry.ErrState, h.world)
+			// Either the round is over (failed, or complete without
+			// this node) or another node holds this rank.
+			return h.fail(ctx, st, round, fmt.Sprintf("two nodes joined with rank %d (a node was restarted while its predecessor was still connected, or two nodes were given the same rank); give every node its own rank in [0, %d)", h.rank, h.world))
 		}
 		h.stage = stageRanked
 	}
@@ -289,7 +367,7 @@ func (h *handler) join(ctx context.Context, st registry.Store, round string) err
 			return err
 		}
 		if n > int64(h.world) {
-			return fmt.Errorf("static: run %q: %d nodes joined a world of %d: %w; start every node with the same --nnodes", h.runID, n, h.world, registry.ErrState)
+			return h.fail(ctx, st, round, fmt.Sprintf("%d nodes joined a world of %d; start every node with the same --nnodes", n, h.world))
 		}
 		h.stage = stageJoined
 		if n == int64(h.world) {
@@ -297,7 +375,8 @@ func (h *handler) join(ctx context.Context, st registry.Store, round string) err
 		}
 	}
 	if h.stage == stageLastJoin {
-		if err := st.Set(ctx, round+"complete", nil); err != nil {
+		// A failure decided first wins; await reports it.
+		if _, _, err := st.SetIfAbsent(ctx, round+"outcome", []byte(outcomeOK)); err != nil {
 			return err
 		}
 		h.stage = stageJoined
@@ -306,66 +385,94 @@ func (h *handler) join(ctx context.Context, st registry.Store, round string) err
 }
 
 // ack tells rank 0 that this node has seen the round complete; on rank 0
-// it waits until every other node has.
-func (h *handler) ack(ctx context.Context, st registry.Store, round string) error {
-	if h.world == 1 {
+// it waits until every other node has, or one has left.
+func (h *handler) ack(ctx context.Context, st kv, round string) error {
+	if h.rank != 0 {
+		if h.stage == stageJoined {
+			if err := st.Set(ctx, round+"ack/"+strconv.Itoa(h.rank), nil); err != nil {
+				return err
+			}
+			h.stage = stageAcked
+		}
 		return nil
 	}
-	if h.rank == 0 {
-		return h.await(ctx, st, round+"acked", "the other nodes to see the round complete")
-	}
-	if h.stage == stageJoined {
-		n, err := st.Add(ctx, round+"acks", 1)
+	for rank := 1; rank < h.world; rank++ {
+		i, lost, err := h.await(ctx, st, "the other nodes to see the round complete", round+"ack/"+strconv.Itoa(rank), round+"lost")
 		if err != nil {
 			return err
 		}
-		h.stage = stageAcked
-		if n == int64(h.world-1) {
-			h.stage = stageLastAck
+		if i == 1 {
+			return fmt.Errorf("static: run %q: round %s: %s: %w; the other nodes have their answer, restart the job", h.runID, h.roundNumber(round), lost, registry.ErrConnection)
 		}
-	}
-	if h.stage == stageLastAck {
-		if err := st.Set(ctx, round+"acked", nil); err != nil {
-			return err
-		}
-		h.stage = stageAcked
 	}
 	return nil
 }
 
-// await waits until key is set, failing with registry.ErrClosed if the
-// rendezvous is closed first.
-func (h *handler) await(ctx context.Context, st registry.Store, key, what string) error {
+// nodeLeft is called by rank 0's store when the connection of the node of
+// rank closes. A node that joined a round and left before it saw the round
+// complete fails the round: for every node if it is not complete yet, for
+// rank 0 otherwise.
+func (h *handler) nodeLeft(srv *server, rank int) {
+	cur := int(h.current.Load())
+	for n := cur; n <= cur+1; n++ {
+		round := h.roundKey(n)
+		r := strconv.Itoa(rank)
+		if _, joined := srv.peek(round + "rank/" + r); !joined {
+			continue
+		}
+		if _, acked := srv.peek(round + "ack/" + r); acked {
+			continue
+		}
+		reason := fmt.Sprintf("the node of rank %d left during round %d (its connection to the store closed)", rank, n)
+		if v, _ := srv.setIfAbsent(round+"outcome", []byte(outcomeFail+reason+" before the round completed; every node of the round fails: restart the job")); string(v) == outcomeOK {
+			srv.set(round+"lost", []byte(reason+" before it saw the round complete"))
+		}
+	}
+}
+
+// nodeRefused is called by rank 0's store when it refuses a node of the
+// run for not matching rank 0's world: the current round cannot complete
+// and fails for every node.
+func (h *handler) nodeRefused(srv *server, reason string) {
+	srv.setIfAbsent(h.roundKey(int(h.current.Load()))+"outcome", []byte(outcomeFail+reason))
+}
+
+// await waits until one of keys is set and returns its index and value,
+// failing with registry.ErrClosed if the rendezvous is closed first.
+func (h *handler) await(ctx context.Context, st registry.Store, what string, keys ...string) (int, []byte, error) {
 	outer := ctx
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	type result struct {
-		closed bool
-		err    error
+		i     int // -1: the closed signal
+		value []byte
+		err   error
 	}
-	results := make(chan result, 2)
-	go func() {
-		_, err := st.Get(ctx, key)
-		results <- result{false, err}
-	}()
-	go func() {
-		_, err := st.Get(ctx, h.prefix+"closed/signal")
-		results <- result{true, err}
-	}()
+	results := make(chan result, len(keys)+1)
+	wait := func(i int, key string) {
+		v, err := st.Get(ctx, key)
+		results <- result{i, v, err}
+	}
+	go wait(-1, h.prefix+"closed/signal")
+	for i, key := range keys {
+		go wait(i, key)
+	}
 	r := <-results
 	switch {
+	case r.err != nil && h.life.Err() != nil:
+		return 0, nil, errShutDown
 	case r.err != nil && outer.Err() != nil:
-		return ctxError(outer, "waiting for "+what)
+		return 0, nil, ctxError(outer, "waiting for "+what)
 	case r.err != nil:
-		return r.err
-	case r.closed:
-		return fmt.Errorf("static: run %q: %w", h.runID, registry.ErrClosed)
+		return 0, nil, r.err
+	case r.i < 0:
+		return 0, nil, fmt.Errorf("static: run %q: %w", h.runID, registry.ErrClosed)
 	}
-	return nil
+	return r.i, r.value, nil
 }
 
 // explain adds to a failed wait for a round how many nodes had joined.
-func (h *handler) explain(st registry.Store, round string, err error) error {
+func (h *handler) explain(st kv, round string, err error) error {
 	if !errors.Is(err, registry.ErrTimeout) {
 		return err
 	}
@@ -379,7 +486,7 @@ func (h *handler) explain(st registry.Store, round string, err error) error {
 		h.runID, n, h.world, h.world, err)
 }
 
-func (h *handler) isClosed(ctx context.Context, st registry.Store) (bool, error) {
+func (h *handler) isClosed(ctx context.Context, st kv) (bool, error) {
 	n, err := st.Add(ctx, h.prefix+"closed", 0)
 	return n > 0, err
 }

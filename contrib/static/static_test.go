@@ -2,10 +2,10 @@ package static_test
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -322,24 +322,139 @@ func TestDuplicateRank(t *testing.T) {
 	dup, err := static.New(params(ep, 3, 1))
 	require.NoError(t, err)
 	defer dup.Shutdown(context.Background())
-	// The two nodes that are not refused wait for a third that never
-	// comes: bound them.
-	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
+	start := time.Now()
 	_, errs := rendezvous(ctx, []registry.Handler{hs[0], hs[1], dup})
-	// One of the two nodes of rank 1 is refused at once; the other nodes
-	// wait for a third node of a distinct rank, in vain.
-	var refused []error
-	for _, err := range errs {
+	// The second node of rank 1 fails the round for every node, at once.
+	for i, err := range errs {
+		require.ErrorIs(t, err, registry.ErrState, "node %d", i)
+		assert.Contains(t, err.Error(), "round 0 failed: two nodes joined with rank 1", "node %d", i)
+	}
+	assert.Less(t, time.Since(start), 5*time.Second)
+}
+
+func TestWorldSizeMismatch(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		worlds []int // by rank
+		want   string
+	}{
+		{"rank 0 smaller", []int{2, 3, 3}, "has a world of 3 nodes, rank 0 of 2; start every node with the same --nnodes"},
+		{"rank 0 larger", []int{3, 2}, "the node of rank 1 has a world of 2 nodes, rank 0 of 3; start every node with the same --nnodes"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ep := freeEndpoint(t)
+			var hs []registry.Handler
+			for rank, world := range tc.worlds {
+				h, err := newHandler(ep, world, rank)
+				require.NoError(t, err)
+				defer h.Shutdown(context.Background())
+				hs = append(hs, h)
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			start := time.Now()
+			infos, errs := rendezvous(ctx, hs)
+			// Every node fails, rank 0 included, and says why.
+			for rank, err := range errs {
+				require.ErrorIs(t, err, registry.ErrState, "rank %d got %+v", rank, infos[rank])
+				assert.Contains(t, err.Error(), tc.want, "rank %d", rank)
+			}
+			assert.Less(t, time.Since(start), 5*time.Second)
+		})
+	}
+}
+
+func TestNodeLeavesDuringRound(t *testing.T) {
+	ep := freeEndpoint(t)
+	hs := newNodes(t, ep, 3)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	// Ranks 0 and 1 join; rank 1 leaves (its connection closes, as when
+	// its process is killed) before rank 2 comes.
+	errs := make(chan error, 2)
+	for _, h := range hs[:2] {
+		go func() {
+			_, err := h.NextRendezvous(ctx)
+			errs <- err
+		}()
+	}
+	require.Eventually(t, func() bool {
+		n, err := hs[1].NumNodesWaiting(ctx) // always 0; only to let it connect
+		return err == nil && n == 0
+	}, time.Second, 10*time.Millisecond)
+	time.Sleep(200 * time.Millisecond) // let rank 1 join
+	start := time.Now()
+	_, err := hs[1].Shutdown(ctx)
+	require.NoError(t, err)
+	want := "round 0 failed: the node of rank 1 left during round 0 (its connection to the store closed) before the round completed"
+	for range 2 {
+		err := <-errs
 		require.Error(t, err)
-		if errors.Is(err, registry.ErrState) {
-			refused = append(refused, err)
-		} else {
-			require.ErrorIs(t, err, registry.ErrTimeout)
+		if !strings.Contains(err.Error(), "shut down") { // rank 1's own call
+			require.ErrorIs(t, err, registry.ErrState)
+			assert.Contains(t, err.Error(), want)
 		}
 	}
-	require.Len(t, refused, 1)
-	assert.Contains(t, refused[0].Error(), "two nodes joined with rank 1")
+	assert.Less(t, time.Since(start), static.FailureLinger+2*time.Second, "rank 0 must see the node leave at once")
+
+	// The restarted rank 1 and the late rank 2 get the same outcome.
+	again, err := newHandler(ep, 3, 1)
+	require.NoError(t, err)
+	defer again.Shutdown(context.Background())
+	_, errs2 := rendezvous(ctx, []registry.Handler{again, hs[2]})
+	for i, err := range errs2 {
+		require.ErrorIs(t, err, registry.ErrState, "node %d", i)
+		assert.Contains(t, err.Error(), want, "node %d", i)
+	}
+}
+
+func TestRestartedNodeAfterRound(t *testing.T) {
+	ep := freeEndpoint(t)
+	hs := newNodes(t, ep, 2)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	_, errs := rendezvous(ctx, hs)
+	require.NoError(t, errs[0])
+	require.NoError(t, errs[1])
+	again, err := newHandler(ep, 2, 1)
+	require.NoError(t, err)
+	defer again.Shutdown(context.Background())
+	_, err = again.NextRendezvous(ctx)
+	require.ErrorIs(t, err, registry.ErrState)
+	assert.Contains(t, err.Error(), "round 0 completed without this node: it was restarted after the job began")
+}
+
+func TestEndpointNotAStore(t *testing.T) {
+	// A service that accepts connections and never answers, as a busy
+	// port of another program may.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	defer ln.Close()
+	go func() {
+		var conns []net.Conn
+		defer func() {
+			for _, c := range conns {
+				c.Close()
+			}
+		}()
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			conns = append(conns, c)
+		}
+	}()
+	h, err := newHandler(ln.Addr().String(), 2, 1)
+	require.NoError(t, err)
+	defer h.Shutdown(context.Background())
+	start := time.Now()
+	_, err = h.NextRendezvous(context.Background())
+	require.ErrorIs(t, err, registry.ErrConnection)
+	assert.Contains(t, err.Error(), "the service at "+ln.Addr().String()+" is not a static rendezvous store")
+	assert.Less(t, time.Since(start), 8*time.Second, "the handshake must time out long before join_timeout")
 }
 
 func TestRankZeroShutdown(t *testing.T) {

@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"net"
+	"slices"
 	"strconv"
 	"sync"
 	"testing"
@@ -16,13 +17,16 @@ import (
 	"github.com/go-entrypoints/entrypoints/registry"
 )
 
+// testHello introduces the clients of the store tests, which accepts any.
+var testHello = hello{rank: 1, world: 2, runID: "test"}
+
 // startStore starts a store on a free loopback port and a client of it.
 func startStore(t *testing.T) (*server, *client) {
 	t.Helper()
-	srv, err := listen("127.0.0.1:0")
+	srv, err := listen("127.0.0.1:0", serverConfig{})
 	require.NoError(t, err)
 	t.Cleanup(func() { srv.Close(context.Background()) })
-	c, err := dial(context.Background(), srv.Addr().String())
+	c, err := dial(context.Background(), srv.Addr().String(), testHello)
 	require.NoError(t, err)
 	t.Cleanup(c.Close)
 	return srv, c
@@ -80,7 +84,7 @@ func TestStoreGetWaitsUntilSet(t *testing.T) {
 	case <-time.After(100 * time.Millisecond):
 	}
 	// A second client sets it.
-	c2, err := dial(ctx, srv.Addr().String())
+	c2, err := dial(ctx, srv.Addr().String(), testHello)
 	require.NoError(t, err)
 	defer c2.Close()
 	require.NoError(t, c2.Set(ctx, "later", []byte("now")))
@@ -118,7 +122,7 @@ func TestStoreConcurrentAdds(t *testing.T) {
 	const clients, adds = 8, 50
 	var wg sync.WaitGroup
 	for range clients {
-		c, err := dial(context.Background(), srv.Addr().String())
+		c, err := dial(context.Background(), srv.Addr().String(), testHello)
 		require.NoError(t, err)
 		defer c.Close()
 		wg.Go(func() {
@@ -215,8 +219,118 @@ func TestStoreRejectsOversizedValue(t *testing.T) {
 	require.NoError(t, c.Set(context.Background(), "small", []byte(strconv.Itoa(1))))
 }
 
+func TestStoreSetIfAbsent(t *testing.T) {
+	srv, c := startStore(t)
+	ctx := context.Background()
+	for name, st := range map[string]kv{"remote": c, "local": srv.local()} {
+		t.Run(name, func(t *testing.T) {
+			v, set, err := st.SetIfAbsent(ctx, name, []byte("first"))
+			require.NoError(t, err)
+			assert.True(t, set)
+			assert.Equal(t, "first", string(v))
+			v, set, err = st.SetIfAbsent(ctx, name, []byte("second"))
+			require.NoError(t, err)
+			assert.False(t, set)
+			assert.Equal(t, "first", string(v), "the first value is kept")
+		})
+	}
+}
+
+func TestHandshake(t *testing.T) {
+	var mu sync.Mutex
+	var refusals []string
+	var left []int
+	srv, err := listen("127.0.0.1:0", serverConfig{
+		runID: "job", world: 3,
+		refused: func(_ *server, reason string) { mu.Lock(); refusals = append(refusals, reason); mu.Unlock() },
+		left:    func(_ *server, rank int) { mu.Lock(); left = append(left, rank); mu.Unlock() },
+	})
+	require.NoError(t, err)
+	defer srv.Close(context.Background())
+	addr := srv.Addr().String()
+	ctx := context.Background()
+
+	_, err = dial(ctx, addr, hello{rank: 1, world: 2, runID: "job"})
+	require.ErrorIs(t, err, registry.ErrState)
+	assert.Contains(t, err.Error(), "the node of rank 1 has a world of 2 nodes, rank 0 of 3; start every node with the same --nnodes")
+	_, err = dial(ctx, addr, hello{rank: 2, world: 3, runID: "other"})
+	require.ErrorIs(t, err, registry.ErrState)
+	assert.Contains(t, err.Error(), `the node of rank 2 is of run "other", rank 0 hosts run "job"`)
+	mu.Lock()
+	assert.Len(t, refusals, 1, "only a node of the run with another world size fails rank 0's round")
+	mu.Unlock()
+
+	c, err := dial(ctx, addr, hello{rank: 2, world: 3, runID: "job"})
+	require.NoError(t, err)
+	c.Close()
+	require.Eventually(t, func() bool { mu.Lock(); defer mu.Unlock(); return slices.Equal(left, []int{2}) }, 5*time.Second, 5*time.Millisecond)
+	// Connections the store closes itself are not a node leaving.
+	c, err = dial(ctx, addr, hello{rank: 1, world: 3, runID: "job"})
+	require.NoError(t, err)
+	defer c.Close()
+	require.NoError(t, srv.Close(ctx))
+	mu.Lock()
+	assert.Equal(t, []int{2}, left)
+	mu.Unlock()
+}
+
+func TestHandshakeWithAPeerThatIsNotAStore(t *testing.T) {
+	ctx := context.Background()
+	for name, answer := range map[string][]byte{
+		"silent": nil,
+		"http":   []byte("HTTP/1.1 400 Bad Request\r\n\r\n"),
+		"closes": {},
+		"other version": func() []byte {
+			return hello{version: protocolVersion + 1}.encode()
+		}(),
+	} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			ln, err := net.Listen("tcp", "127.0.0.1:0")
+			require.NoError(t, err)
+			defer ln.Close()
+			go func() {
+				conn, err := ln.Accept()
+				if err != nil {
+					return
+				}
+				defer conn.Close()
+				switch {
+				case answer == nil:
+					time.Sleep(handshakeTimeout + 2*time.Second)
+				case len(answer) > 0:
+					conn.Write(answer)
+					time.Sleep(handshakeTimeout + 2*time.Second)
+				}
+			}()
+			start := time.Now()
+			_, err = dialRetry(ctx, ln.Addr().String(), testHello)
+			require.ErrorIs(t, err, registry.ErrConnection)
+			if name == "other version" {
+				assert.Contains(t, err.Error(), "speaks protocol version 2, this node version 1")
+			} else {
+				assert.Contains(t, err.Error(), ln.Addr().String())
+				assert.Contains(t, err.Error(), "static rendezvous store")
+			}
+			assert.Less(t, time.Since(start), handshakeTimeout+2*time.Second, "not tried again, nor for longer than the handshake timeout")
+		})
+	}
+}
+
 func TestWireRoundTrip(t *testing.T) {
+	hs := []hello{
+		{version: protocolVersion, rank: 3, world: 8, runID: "job"},
+		{version: protocolVersion, refused: "no"},
+	}
+	for _, h := range hs {
+		got, err := decodeHello(h.encode()[4:])
+		require.NoError(t, err)
+		assert.Equal(t, h, got)
+	}
+	_, err := decodeHello([]byte("GET / HTTP/1.1"))
+	require.ErrorIs(t, err, errMalformed)
 	reqs := []request{
+		{op: opSetIfAbsent, id: 6, key: "x", value: []byte("y")},
 		{op: opSet, id: 1, key: "a", value: []byte("b")},
 		{op: opSet, id: 2, key: "", value: []byte{}},
 		{op: opGet, id: 3, key: "k/é"},
@@ -240,5 +354,51 @@ func TestWireRoundTrip(t *testing.T) {
 		got, err := decodeResponse(r.encode()[4:])
 		require.NoError(t, err)
 		assert.Equal(t, r, got)
+	}
+}
+
+func TestNodeLeavesBeforeItAcks(t *testing.T) {
+	// Rank 0 of a world of two, and a node of rank 1 that joins, sees the
+	// round complete, and leaves without saying so: the other nodes (here
+	// none) have their answer, rank 0 fails with a connection error.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	ep := ln.Addr().String()
+	require.NoError(t, ln.Close())
+	h, err := New(registry.Parameters{Backend: Backend, Endpoint: ep, RunID: "job", MinNodes: 2, MaxNodes: 2, Config: map[string]string{"rank": "0"}})
+	require.NoError(t, err)
+	defer h.Shutdown(context.Background())
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	errs := make(chan error, 1)
+	go func() {
+		_, err := h.NextRendezvous(ctx)
+		errs <- err
+	}()
+	var c *client
+	require.Eventually(t, func() bool {
+		c, err = dial(ctx, ep, hello{rank: 1, world: 2, runID: "job"})
+		return err == nil
+	}, 10*time.Second, 10*time.Millisecond)
+	round := "static/job/round/0/"
+	require.Eventually(t, func() bool {
+		n, err := c.Add(ctx, round+"joined", 0)
+		return err == nil && n == 1
+	}, 10*time.Second, 5*time.Millisecond, "rank 0 never joined")
+	_, err = c.Add(ctx, round+"rank/1", 1)
+	require.NoError(t, err)
+	n, err := c.Add(ctx, round+"joined", 1)
+	require.NoError(t, err)
+	require.Equal(t, int64(2), n, "rank 0 joined first")
+	_, set, err := c.SetIfAbsent(ctx, round+"outcome", []byte(outcomeOK))
+	require.NoError(t, err)
+	require.True(t, set)
+	c.Close()
+	select {
+	case err := <-errs:
+		require.ErrorIs(t, err, registry.ErrConnection)
+		assert.Contains(t, err.Error(), "the node of rank 1 left during round 0 (its connection to the store closed) before it saw the round complete")
+	case <-ctx.Done():
+		t.Fatal("rank 0 did not fail when the node left")
 	}
 }
