@@ -334,13 +334,15 @@ func (h *handler) failure(round string, outcome []byte) error {
 // fail decides that the round fails for reason, unless its outcome is
 // decided already, and returns the error of the outcome.
 func (h *handler) fail(ctx context.Context, st kv, round, reason string) error {
-	v, _, err := st.SetIfAbsent(ctx, round+"outcome", []byte(outcomeFail+reason))
-	if err != nil {
+	v, set, err := st.SetIfAbsent(ctx, round+"outcome", []byte(outcomeFail+reason))
+	switch {
+	case err != nil:
 		return err
-	}
-	if string(v) == outcomeOK {
+	case string(v) == outcomeOK:
 		return fmt.Errorf("static: run %q: round %s completed without this node: it was restarted after the job began, and a static rendezvous cannot take a restarted node in: %w; restart every node of the job",
 			h.runID, h.roundNumber(round), registry.ErrState)
+	case !set:
+		return fmt.Errorf("%w (this node of rank %d came after the round failed: if it was restarted, restart every node of the job)", h.failure(round, v), h.rank)
 	}
 	return h.failure(round, v)
 }

@@ -408,6 +408,7 @@ func TestNodeLeavesDuringRound(t *testing.T) {
 		require.ErrorIs(t, err, registry.ErrState, "node %d", i)
 		assert.Contains(t, err.Error(), want, "node %d", i)
 	}
+	assert.Contains(t, errs2[0].Error(), "this node of rank 1 came after the round failed: if it was restarted, restart every node of the job")
 }
 
 func TestRestartedNodeAfterRound(t *testing.T) {
