@@ -23,11 +23,13 @@
 //     node is read by every other, Add is atomic); Backend and RunID report
 //     what the handler was created with.
 //     After the round, NumNodesWaiting is 0 on every node (nobody waits)
-//     and IsClosed false; a store Get started before the key is set waits
-//     for it and returns the value set. When Options.NodeLocalAddr is set,
-//     the bootstrap host must be the LocalAddr of the node given rank 0;
-//     otherwise Check can only see that the nodes agree, not that the
-//     address is rank 0's.
+//     and IsClosed false. In this and every other round Check completes, a
+//     store Get of a key nobody has set must still be waiting after
+//     Prompt/4, and return the value once another node sets it; when
+//     Options.NodeLocalAddr is set, the bootstrap host must be the
+//     LocalAddr of the node given rank 0. Without NodeLocalAddr, Check can
+//     only see that the nodes agree on a well-formed address, not that it
+//     is rank 0's.
 //   - latejoin: after a round of Nodes nodes, one more node arrives; the
 //     running nodes see NumNodesWaiting > 0, re-rendezvous, and the next
 //     round admits the late node, with a store of its own. Skipped when
@@ -42,9 +44,9 @@
 //     nodes as redundant, uncounted). Skipped when MaxNodes is above
 //     MaxExtraNodeWorld.
 //   - close: nodes wait for a round that cannot complete; IsClosed is
-//     false on every node; SetClosed on another node makes every waiting and every later NextRendezvous fail
-//     with an error wrapping registry.ErrClosed, and IsClosed reports true
-//     on every node.
+//     false on every node; SetClosed on another node makes every waiting
+//     and every later NextRendezvous fail with an error wrapping
+//     registry.ErrClosed, and IsClosed reports true on every node.
 //   - timeout: a node alone (MinNodes must be at least 2) gets an error
 //     wrapping registry.ErrTimeout promptly once its context is cancelled,
 //     or its deadline passes.
