@@ -16,7 +16,9 @@ import (
 // files), which costs more than reading a small file; and it does not stat
 // the file first. Reading a workspace opens two files per module, so this
 // halves the time of Find. The file is opened non-blocking, so that a named
-// pipe gives an error or nothing rather than blocking.
+// pipe gives an error rather than blocking; only when there is nothing to
+// read is the file's type checked, to tell an empty file from a pipe or a
+// device.
 func readFileInto(name string, buf *[]byte) ([]byte, error) {
 	var (
 		fd  int
@@ -45,6 +47,14 @@ func readFileInto(name string, buf *[]byte) ([]byte, error) {
 			continue
 		case err != nil:
 			return data, &fs.PathError{Op: "read", Path: name, Err: err}
+		case n == 0 && len(data) == 0:
+			// Nothing to read: an empty file, or a pipe without a
+			// writer or a device such as /dev/null, which are refused.
+			var st syscall.Stat_t
+			if err := syscall.Fstat(fd, &st); err == nil && st.Mode&syscall.S_IFMT != syscall.S_IFREG {
+				return data, fmt.Errorf("%s is not a regular file", name)
+			}
+			return data, nil
 		case n == 0:
 			return data, nil
 		}

@@ -321,9 +321,10 @@ func TestFindNamedPipes(t *testing.T) {
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		eps, _ := discovery.Find(discovery.WithWorkspace(gowork))
+		eps, err := discovery.Find(discovery.WithWorkspace(gowork))
 		assert.Contains(t, names(eps), "[g] ok")
-		_, err := discovery.Find(discovery.WithWorkspace(filepath.Join(root, "pipe.work")))
+		assert.ErrorContains(t, err, "pipe/entry_points.txt: entry_points.txt is not a regular file")
+		_, err = discovery.Find(discovery.WithWorkspace(filepath.Join(root, "pipe.work")))
 		assert.ErrorContains(t, err, "pipe.work is not a regular file")
 	}()
 	select {
