@@ -26,13 +26,13 @@ func runCheck(args []string, stdout, stderr io.Writer) error {
 		}
 	}
 	if len(problems) > 0 {
-		return fmt.Errorf("%d problems:\n%v", len(problems), problems)
+		return fmt.Errorf("%s:\n%v", count(len(problems), "problem"), problems)
 	}
 	modules := make(map[string]bool)
 	for _, ep := range p.eps {
 		modules[ep.Module] = true
 	}
-	fmt.Fprintf(stdout, "ok: %d entry points in %d modules\n", len(p.eps), len(modules))
+	fmt.Fprintf(stdout, "ok: %s in %s\n", count(len(p.eps), "entry point"), count(len(modules), "module"))
 	return nil
 }
 
@@ -43,3 +43,11 @@ entry point, packages that cannot be loaded, symbols that do not exist or are
 not a func or var, and torchrun.handlers values that are not a
 func() registry.Creator or a registry.Creator. It prints a summary and exits
 with status 0 if there is none, 1 otherwise.`
+
+// count returns "1 thing" or "n things".
+func count(n int, thing string) string {
+	if n == 1 {
+		return "1 " + thing
+	}
+	return fmt.Sprintf("%d %ss", n, thing)
+}

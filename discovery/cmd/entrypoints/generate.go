@@ -36,10 +36,14 @@ const discoveryPath = "github.com/go-entrypoints/entrypoints/discovery"
 
 func runGenerate(args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("generate", "generate [-o file] [-workspace go.work]", generateDoc, stderr)
-	out := fs.String("o", "entrypoints_gen.go", "name of the file to write in the current package")
+	out := fs.String("o", "entrypoints_gen.go", "name of the .go file to write in the current package")
 	workspace := fs.String("workspace", "", "go.work file to read instead of the one the go command would use")
 	if err := parseFlags(fs, args); err != nil {
 		return err
+	}
+	if *out != filepath.Base(*out) || !strings.HasSuffix(*out, ".go") || strings.HasSuffix(*out, "_test.go") {
+		fmt.Fprintf(stderr, "entrypoints generate: -o %q: want the name of a .go file (not a test file) in the current package, such as entrypoints_gen.go\n", *out)
+		return errUsage
 	}
 	p, err := loadProject(*workspace)
 	if err != nil {
@@ -64,10 +68,7 @@ func runGenerate(args []string, stdout, stderr io.Writer) error {
 		}
 		link = append(link, ep)
 	}
-	file := *out
-	if !filepath.IsAbs(file) {
-		file = filepath.Join(p.dir, file)
-	}
+	file := filepath.Join(p.dir, *out)
 	src, err := render(c.self.Name, c.self.PkgPath, packageNames(p.dir, c.self.Name, file), link)
 	if err != nil {
 		return err
@@ -78,7 +79,7 @@ func runGenerate(args []string, stdout, stderr io.Writer) error {
 		}
 	}
 	if len(problems) > 0 {
-		return fmt.Errorf("%d entry points not linked:\n%v\n(%s links the other %d)", len(problems), problems, *out, len(link))
+		return fmt.Errorf("%s:\n%v\n(%s links %s)", count(len(problems), "problem"), problems, *out, count(len(link), "entry point"))
 	}
 	return nil
 }

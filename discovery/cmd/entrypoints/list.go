@@ -73,10 +73,13 @@ func runList(args []string, stdout, stderr io.Writer) error {
 	for i, ep := range eps {
 		l := listed{Group: ep.Group, Name: ep.Name, Value: ep.Value, Module: ep.Module, Version: ep.Version, Pos: p.rel(ep.File) + ":" + strconv.Itoa(ep.Line)}
 		var stale []string
-		for _, ref := range linkedBy[[3]string{ep.Group, ep.Name, ep.Module}] {
-			if ref.value == ep.Value {
+		for _, ref := range linkedBy[[2]string{ep.Group, ep.Name}] {
+			switch {
+			case ref.module != ep.Module:
+				stale = append(stale, fmt.Sprintf("%s links the one of module %s, which wins in that program", ref.file, ref.module))
+			case ref.value == ep.Value:
 				l.LinkedBy = append(l.LinkedBy, ref.file)
-			} else {
+			default:
 				stale = append(stale, fmt.Sprintf("linked as %s by %s", ref.value, ref.file))
 			}
 		}
@@ -91,7 +94,7 @@ func runList(args []string, stdout, stderr io.Writer) error {
 			l.Status = "linked"
 		case len(stale) > 0:
 			l.Status = "stale"
-			l.Error = strings.Join(stale, ", ") + "; fix: go generate ./... in that package links it as declared"
+			l.Error = strings.Join(stale, "; ") + "; fix: go generate ./... in that package links it as declared"
 		default:
 			l.Status = "loadable"
 		}
@@ -110,7 +113,7 @@ func runList(args []string, stdout, stderr io.Writer) error {
 		fmt.Fprintf(stderr, "entrypoints list: %v\n", e)
 	}
 	if len(p.problems) > 0 || broken > 0 {
-		return fmt.Errorf("%d broken entry points and %d other problems in the workspace (entrypoints check lists them)", broken, len(p.problems))
+		return fmt.Errorf("%s broken, %s in the workspace (entrypoints check lists them)", count(broken, "entry point"), count(len(p.problems), "other problem"))
 	}
 	return nil
 }
@@ -143,14 +146,15 @@ func printList(w io.Writer, out []listed) {
 }
 
 // A linkRef is a file written by entrypoints generate that links an entry
-// point, and the value it links.
-type linkRef struct{ file, value string }
+// point, and the module and value it links.
+type linkRef struct{ file, module, value string }
 
 // generatedLinks finds the files written by entrypoints generate in the
 // main modules and returns, for each (group, name, module) they link, the
-// files that link it (relative to the workspace) with the value they link.
-func (p *project) generatedLinks() map[[3]string][]linkRef {
-	links := make(map[[3]string][]linkRef)
+// files that link it (relative to the workspace) with the module and value
+// they link, by (group, name).
+func (p *project) generatedLinks() map[[2]string][]linkRef {
+	links := make(map[[2]string][]linkRef)
 	for _, m := range p.modules {
 		if !m.Main || m.Dir == "" {
 			continue
@@ -168,7 +172,7 @@ func (p *project) generatedLinks() map[[3]string][]linkRef {
 			}
 			if strings.HasSuffix(name, ".go") && isGenerated(path) {
 				for k, value := range linkedIn(path) {
-					links[k] = append(links[k], linkRef{p.rel(path), value})
+					links[[2]string{k[0], k[1]}] = append(links[[2]string{k[0], k[1]}], linkRef{p.rel(path), k[2], value})
 				}
 			}
 			return nil

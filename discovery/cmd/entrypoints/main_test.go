@@ -32,6 +32,8 @@ func TestUsage(t *testing.T) {
 		{args: []string{"list", "extra"}, code: 2, err: `entrypoints list: unexpected argument "extra"`},
 		{args: []string{"generate", "-h"}, code: 0, err: "usage: entrypoints generate [-o file] [-workspace go.work]"},
 		{args: []string{"check", "-workspace"}, code: 2, err: "flag needs an argument: -workspace"},
+		{args: []string{"generate", "-o", "../elsewhere.go"}, code: 2, err: "want the name of a .go file"},
+		{args: []string{"generate", "-o", "x.txt"}, code: 2, err: "want the name of a .go file"},
 	} {
 		code, out, err := runCLI(tt.args...)
 		assert.Equal(t, tt.code, code, "%q", tt.args)
@@ -74,7 +76,7 @@ func TestListGenerateCheck(t *testing.T) {
 
 	code, out, errOut = runCLI("check")
 	require.Equal(t, 0, code, errOut)
-	assert.Equal(t, "ok: 1 entry points in 1 modules\n", out)
+	assert.Equal(t, "ok: 1 entry point in 1 module\n", out)
 
 	// A declaration changed since generate: list says the link is stale.
 	s.write(map[string]string{
