@@ -110,7 +110,7 @@ func ParseFile(file string, data []byte) ([]EntryPoint, error) {
 			continue
 		case strings.HasPrefix(text, "["):
 			g, ok := strings.CutSuffix(text, "]")
-			g = strings.TrimSpace(strings.TrimPrefix(g, "["))
+			g = strings.TrimPrefix(g, "[")
 			if !ok || !isGroup(g) {
 				fail(line, "invalid group header %s: want [group], where group is words joined by dots, such as [torchrun.handlers]", quote(text))
 				group = ""

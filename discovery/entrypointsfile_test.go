@@ -47,8 +47,8 @@ func TestParseFile(t *testing.T) {
 		},
 		{
 			name: "invalid groups",
-			in:   "[torchrun..handlers]\na = example.com/m:A\n[ok]\n[unclosed\n[sp ace]\n[]\n",
-			errs: []string{":1: invalid group header", `:2: entry point "a" is not in a group`, ":4: invalid group header", ":5: invalid group header", ":6: invalid group header"},
+			in:   "[torchrun..handlers]\na = example.com/m:A\n[ok]\n[unclosed\n[sp ace]\n[]\n[ padded ]\n",
+			errs: []string{":1: invalid group header", `:2: entry point "a" is not in a group`, ":4: invalid group header", ":5: invalid group header", ":6: invalid group header", ":7: invalid group header"},
 		},
 		{
 			name: "invalid names and values",
