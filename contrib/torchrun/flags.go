@@ -175,7 +175,7 @@ func printFlags(fs *flag.FlagSet) {
 		b.WriteString("\n    \t")
 		b.WriteString(strings.ReplaceAll(usage, "\n", "\n    \t"))
 		switch f.DefValue {
-		case "", "0", "false":
+		case "", "0", "false", "-1": // -1: unset (--node-rank)
 		default:
 			if g, ok := f.Value.(flag.Getter); ok {
 				if _, isString := g.Get().(string); isString {
