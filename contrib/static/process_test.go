@@ -173,15 +173,13 @@ func TestProcesses(t *testing.T) {
 	}
 }
 
-func TestProcessesRankZeroKilled(t *testing.T) {
-	if testing.Short() {
-		t.Skip("starts processes")
-	}
-	// A world of three where the third node never comes: rank 0 is killed
-	// while rank 1 waits in the round.
+// startWaitingRound starts ranks 0 and 1 of a world of three whose third
+// node never comes, and returns once rank 1 waits in the round.
+func startWaitingRound(t *testing.T) (p0, p1 *nodeProc) {
+	t.Helper()
 	ep := freeEndpoint(t)
-	p0 := startNode(t, ep, 0, 3)
-	p1 := startNode(t, ep, 1, 3)
+	p0 = startNode(t, ep, 0, 3)
+	p1 = startNode(t, ep, 1, 3)
 	require.Eventually(t, func() bool {
 		conn, err := net.Dial("tcp", ep)
 		if err == nil {
@@ -190,6 +188,16 @@ func TestProcessesRankZeroKilled(t *testing.T) {
 		return err == nil
 	}, 30*time.Second, 20*time.Millisecond, "rank 0 never listened")
 	time.Sleep(300 * time.Millisecond) // let rank 1 connect and join
+	return p0, p1
+}
+
+func TestProcessesRankZeroKilled(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts processes")
+	}
+	// A world of three where the third node never comes: rank 0 is killed
+	// while rank 1 waits in the round.
+	p0, p1 := startWaitingRound(t)
 	require.NoError(t, p0.cmd.Process.Kill())
 	p0.wait(t, 10*time.Second)
 	start := time.Now()
@@ -206,17 +214,7 @@ func TestProcessesRankOneKilled(t *testing.T) {
 	// A world of three: rank 1 is killed while it waits in the round for
 	// rank 2. Rank 0 fails at once, without waiting for join_timeout, and
 	// says which node left.
-	ep := freeEndpoint(t)
-	p0 := startNode(t, ep, 0, 3)
-	p1 := startNode(t, ep, 1, 3)
-	require.Eventually(t, func() bool {
-		conn, err := net.Dial("tcp", ep)
-		if err == nil {
-			conn.Close()
-		}
-		return err == nil
-	}, 30*time.Second, 20*time.Millisecond, "rank 0 never listened")
-	time.Sleep(300 * time.Millisecond) // let rank 1 connect and join
+	p0, p1 := startWaitingRound(t)
 	require.NoError(t, p1.cmd.Process.Kill())
 	p1.wait(t, 10*time.Second)
 	start := time.Now()
