@@ -11,11 +11,10 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"text/tabwriter"
-
-	"github.com/go-entrypoints/entrypoints/discovery"
 )
 
 const listDoc = `List prints the entry points of the workspace (outside a workspace, of the
@@ -23,14 +22,25 @@ main module's build list): group, name, value, module, version, where each is
 declared, and its status:
 
 	linked     a file written by entrypoints generate links it
-	loadable   its symbol exists with an accepted type: go generate ./...
-	           links it, and discovery/dynamic can load it at run time
+	loadable   not linked, but a program of the workspace imports
+	           discovery/dynamic, which loads it at run time
+	unlinked   not linked, and no program inspected imports discovery/dynamic:
+	           go generate ./... in the program's package links it
 	stale      a generated file links it with another value: run go generate
-	broken     it cannot be linked; the reason follows the table
+	broken     it cannot be linked or loaded; the reason follows the table
 
-With -json it prints a JSON array of objects with the fields Group, Name,
-Value, Module, Version, Pos, Status, LinkedBy and Error. The exit status is 1
-if an entry point is broken or an entry_points.txt has problems.`
+The programs inspected are the package in the current directory or, run where
+there is no Go package, every main package of the workspace's modules. Their
+calls of discovery.Load[T] and discovery.Lookup[T] with a constant group name
+are checked as entrypoints check does: a value that cannot be made a T is
+broken.
+
+With -json it prints one JSON object with the fields EntryPoints, an array of
+objects with the fields Group, Name, Value, Module, Version, Pos, Status,
+LinkedBy, LoadedBy, Error and Fix, and Problems, an array of objects with the
+fields Pos, File, Line, Group, Name, Module, Error and Fix: lines that do not
+parse, conflicts and other problems of the workspace. The exit status is 1
+if an entry point is broken or there are problems.`
 
 // listed is one line of list's output.
 type listed struct {
@@ -38,16 +48,38 @@ type listed struct {
 	Name     string
 	Value    string
 	Module   string
-	Version  string   `json:",omitempty"`
+	Version  string   // as the table prints it: (devel) for a module of the workspace
 	Pos      string   // file:line of the declaration
-	Status   string   // linked, loadable, stale (linked with another value) or broken
+	Status   string   // linked, loadable, unlinked, stale or broken
 	LinkedBy []string `json:",omitempty"` // generated files that link it
+	LoadedBy []string `json:",omitempty"` // programs that load it dynamically, if loadable
 	Error    string   `json:",omitempty"` // why it is broken or stale
+	Fix      string   `json:",omitempty"` // what to do about it
+}
+
+// listProblem is a problem of the workspace that is not one listed entry
+// point's: a line that does not parse, a conflict, a go.work the go command
+// refuses, a group loaded as two types.
+type listProblem struct {
+	Pos    string // file:line, or file
+	File   string
+	Line   int    `json:",omitempty"`
+	Group  string `json:",omitempty"` // of the entry point concerned, if one is
+	Name   string `json:",omitempty"`
+	Module string `json:",omitempty"`
+	Error  string
+	Fix    string `json:",omitempty"`
+}
+
+// listOutput is what list -json prints.
+type listOutput struct {
+	EntryPoints []listed
+	Problems    []listProblem
 }
 
 func runList(args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("list", "list [-json] [-group name] [-workspace go.work]", listDoc, stderr)
-	asJSON := fs.Bool("json", false, "print a JSON array, for machines")
+	asJSON := fs.Bool("json", false, "print a JSON object, for machines")
 	group := fs.String("group", "", "list only the entry points of this group")
 	workspace := fs.String("workspace", "", "go.work file to read instead of the one the go command would use")
 	if err := parseFlags(fs, args); err != nil {
@@ -57,21 +89,21 @@ func runList(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	var eps []discovery.EntryPoint
-	for _, ep := range p.eps {
-		if *group == "" || ep.Group == *group {
-			eps = append(eps, ep)
-		}
+	if *group != "" {
+		p.selectGroups([]string{*group})
 	}
-	c, err := p.typecheck(eps, false)
+	c, err := p.typecheck(p.eps, false)
 	if err != nil {
 		return err
 	}
 	linkedBy := p.generatedLinks()
-	out := make([]listed, len(eps))
+	out := listOutput{EntryPoints: make([]listed, len(p.eps)), Problems: []listProblem{}}
 	broken := 0
-	for i, ep := range eps {
+	for i, ep := range p.eps {
 		l := listed{Group: ep.Group, Name: ep.Name, Value: ep.Value, Module: ep.Module, Version: ep.Version, Pos: p.rel(ep.File) + ":" + strconv.Itoa(ep.Line)}
+		if l.Version == "" {
+			l.Version = "(devel)"
+		}
 		var stale []string
 		for _, ref := range linkedBy[[2]string{ep.Group, ep.Name}] {
 			switch {
@@ -85,20 +117,29 @@ func runList(args []string, stdout, stderr io.Writer) error {
 		}
 		switch {
 		case c.errs[i] != nil:
-			l.Status, l.Error = "broken", c.errs[i].Err.Error()
-			if fix := c.errs[i].Fix; fix != "" {
-				l.Error += "; fix: " + fix
-			}
+			l.Status, l.Error, l.Fix = "broken", c.errs[i].Err.Error(), c.errs[i].Fix
 			broken++
 		case len(l.LinkedBy) > 0:
 			l.Status = "linked"
 		case len(stale) > 0:
 			l.Status = "stale"
-			l.Error = strings.Join(stale, "; ") + "; fix: go generate ./... in that package links it as declared"
+			l.Error = strings.Join(stale, "; ")
+			l.Fix = "go generate ./... in that package links it as declared"
+		case c.progs != nil && len(c.progs.dynamic) > 0:
+			l.Status, l.LoadedBy = "loadable", c.progs.dynamic
 		default:
-			l.Status = "loadable"
+			l.Status = "unlinked"
+			l.Fix = "go generate ./... in the program's package links it, or import discovery/dynamic to load it at run time"
 		}
-		out[i] = l
+		out.EntryPoints[i] = l
+	}
+	problems := slices.Concat(p.problems, c.problems)
+	for _, e := range problems {
+		lp := listProblem{Pos: e.Pos(), File: e.File, Line: e.Line, Error: e.Err.Error(), Fix: e.Fix}
+		if ep := e.EntryPoint; ep != nil {
+			lp.Group, lp.Name, lp.Module = ep.Group, ep.Name, ep.Module
+		}
+		out.Problems = append(out.Problems, lp)
 	}
 	if *asJSON {
 		enc := json.NewEncoder(stdout)
@@ -107,13 +148,13 @@ func runList(args []string, stdout, stderr io.Writer) error {
 			return err
 		}
 	} else {
-		printList(stdout, out)
+		printList(stdout, out.EntryPoints)
 	}
-	for _, e := range p.problems {
+	for _, e := range problems {
 		fmt.Fprintf(stderr, "entrypoints list: %v\n", e)
 	}
-	if len(p.problems) > 0 || broken > 0 {
-		return fmt.Errorf("%s broken, %s in the workspace (entrypoints check lists them)", count(broken, "entry point"), count(len(p.problems), "other problem"))
+	if len(problems) > 0 || broken > 0 {
+		return fmt.Errorf("%s broken, %s in the workspace (entrypoints check lists them)", count(broken, "entry point"), count(len(problems), "other problem"))
 	}
 	return nil
 }
@@ -122,25 +163,27 @@ func printList(w io.Writer, out []listed) {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "GROUP\tNAME\tVALUE\tMODULE\tVERSION\tDECLARED AT\tSTATUS")
 	for _, l := range out {
-		version := l.Version
-		if version == "" {
-			version = "(devel)"
-		}
 		status := l.Status
-		switch {
-		case l.Status == "linked":
+		switch l.Status {
+		case "linked":
 			status += " by " + strings.Join(l.LinkedBy, ", ")
-		case l.Status == "stale":
-			status += " (" + l.Error + ")"
-		case l.Status == "loadable":
-			status += " (not linked: go generate ./... links it; discovery/dynamic loads it at run time)"
+		case "stale":
+			status += " (" + l.Error + "; fix: " + l.Fix + ")"
+		case "loadable":
+			status += " (not linked; discovery/dynamic loads it at run time in " + strings.Join(l.LoadedBy, ", ") + "; go generate ./... links it)"
+		case "unlinked":
+			status += " (" + l.Fix + ")"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", l.Group, l.Name, l.Value, l.Module, version, l.Pos, status)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", l.Group, l.Name, l.Value, l.Module, l.Version, l.Pos, status)
 	}
 	tw.Flush()
 	for _, l := range out {
 		if l.Status == "broken" {
-			fmt.Fprintf(w, "%s: %s: %s\n", l.Pos, l.Name, l.Error)
+			msg := l.Error
+			if l.Fix != "" {
+				msg += "; fix: " + l.Fix
+			}
+			fmt.Fprintf(w, "%s: %s: %s\n", l.Pos, l.Name, msg)
 		}
 	}
 }

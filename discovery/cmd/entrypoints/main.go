@@ -4,15 +4,17 @@
 // Usage:
 //
 //	entrypoints list [-json] [-group name] [-workspace go.work]
-//	entrypoints generate [-o file] [-workspace go.work]
+//	entrypoints generate [-o file] [-group name]... [-workspace go.work]
 //	entrypoints check [-workspace go.work]
 //
 // list prints every entry point with its group, name, value, module,
 // version, where it is declared, and its status: linked (a file written by
-// entrypoints generate links it), loadable (its symbol exists and has an
-// accepted type, so go generate or dynamic loading can make it callable),
-// stale (a generated file links it with another value) or broken (with the
-// reason).
+// entrypoints generate links it), loadable (not linked, but a program of the
+// workspace imports discovery/dynamic, which loads it at run time), unlinked
+// (not linked and nothing loads it: go generate links it), stale (a
+// generated file links it with another value) or broken (with the reason).
+// With -json it prints all of that, and every problem of the workspace, as
+// one JSON object.
 //
 // generate, run by go generate in a program's main package,
 //
@@ -20,11 +22,20 @@
 //
 // writes entrypoints_gen.go, which links every entry point of the
 // workspace's modules (outside a workspace, of the main module's build list)
-// into the program. It checks each symbol first and reports problems at
-// their entry_points.txt line.
+// into the program; with -group, only those of the groups named. It checks
+// each symbol first and reports problems at their entry_points.txt line.
 //
 // check reports every problem of every entry_points.txt of the workspace
 // and exits with status 1 if there is any.
+//
+// Types are checked before the program runs: where the program calls
+// discovery.Load[T] or discovery.Lookup[T] with a constant group name (in the
+// package in the current directory, or a package of the workspace it
+// imports), generate, check and list check every entry point of that group
+// against T by the rule Load applies at run time (a value assignable to T, or
+// a func() T or func() (T, error) factory), and report a mismatch at its
+// entry_points.txt line. A group loaded as two different types is reported
+// at both calls.
 //
 // The workspace is the one the go command would use (GOWORK, then the
 // nearest go.work); -workspace names one. Errors go to standard error; the
@@ -43,12 +54,14 @@ const usage = `usage: entrypoints <command> [flags]
 
 Commands:
   list       print the entry points of the workspace: group, name, value, module,
-             version, where each is declared and whether it is linked, loadable or broken
+             version, where each is declared and whether it is linked, loadable,
+             unlinked, stale or broken
              flags: -json (machine-readable), -group NAME, -workspace GO.WORK
   generate   write entrypoints_gen.go in the current package, linking every entry
              point of the workspace into the program; run it from go generate:
              //go:generate go run github.com/go-entrypoints/entrypoints/discovery/cmd/entrypoints generate
-             flags: -o FILE, -workspace GO.WORK
+             flags: -o FILE, -group NAME (repeatable: link only those groups),
+             -workspace GO.WORK
   check      lint every entry_points.txt of the workspace; exit status 1 on problems
              flags: -workspace GO.WORK
 

@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 
 	"github.com/go-entrypoints/entrypoints/discovery"
 )
@@ -119,4 +120,25 @@ func (p *project) goListModules(args ...string) ([]goModule, error) {
 		}
 		mods = append(mods, m)
 	}
+}
+
+// selectGroups keeps only the entry points of groups, and the problems that
+// are not another group's, if groups are given.
+func (p *project) selectGroups(groups []string) {
+	if len(groups) == 0 {
+		return
+	}
+	var eps []discovery.EntryPoint
+	for _, ep := range p.eps {
+		if slices.Contains(groups, ep.Group) {
+			eps = append(eps, ep)
+		}
+	}
+	var problems discovery.ErrorList
+	for _, e := range p.problems {
+		if e.EntryPoint == nil || slices.Contains(groups, e.EntryPoint.Group) {
+			problems = append(problems, e)
+		}
+	}
+	p.eps, p.problems = eps, problems
 }

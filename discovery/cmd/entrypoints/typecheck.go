@@ -19,12 +19,37 @@ type checked struct {
 	self   *packages.Package            // the package in the directory, if asked for
 	errs   map[int]*discovery.Error     // index in the entry points -> problem
 	pkgs   map[string]*packages.Package // by import path
+
+	progs    *programs              // the programs inspected
+	loads    map[string][]groupLoad // group -> the types it is loaded as
+	problems discovery.ErrorList    // groups loaded as two types
 }
 
-// typecheck loads the packages named by eps, and the package in p's
-// directory if self is set, and checks that each entry point's symbol
-// exists, is a func or var, and has an accepted type for its group.
+// typecheck loads the packages named by eps, the package in p's directory
+// if self is set, and the packages of the workspace that the programs of p
+// build and that may load entry points, and checks that each entry point's
+// symbol exists, is a func or var, has an accepted type for
+// torchrun.handlers and, for each group that the programs load with
+// discovery.Load[T] or discovery.Lookup[T] and a constant group name, can be
+// made a T as Load makes it one.
 func (p *project) typecheck(eps []discovery.EntryPoint, self bool) (*checked, error) {
+	c := &checked{errs: make(map[int]*discovery.Error), pkgs: make(map[string]*packages.Package)}
+	fail := func(err error) (*checked, error) {
+		// Nothing can be checked: every entry point says why.
+		c.failed = fmt.Errorf("the go command cannot load the packages: %v", err)
+		for i, ep := range eps {
+			c.errs[i] = &discovery.Error{File: ep.File, Line: ep.Line, EntryPoint: &eps[i], Err: c.failed}
+		}
+		return c, nil
+	}
+	if p.broken != nil {
+		return fail(p.broken)
+	}
+	progs, err := p.inspectPrograms()
+	if err != nil {
+		return fail(err)
+	}
+	c.progs = progs
 	patterns := []string{registryPath}
 	if self {
 		patterns = append(patterns, ".")
@@ -36,23 +61,18 @@ func (p *project) typecheck(eps []discovery.EntryPoint, self bool) (*checked, er
 			patterns = append(patterns, path)
 		}
 	}
-	cfg := &packages.Config{
-		Mode: packages.NeedName | packages.NeedTypes | packages.NeedFiles,
-		Dir:  p.dir,
-		Env:  p.env(),
+	mode := packages.NeedName | packages.NeedTypes | packages.NeedFiles
+	if len(progs.callers) > 0 {
+		// Syntax and type information are needed to find the calls; the
+		// other packages are type-checked from source too, which only
+		// costs for large entry-point packages.
+		mode |= packages.NeedSyntax | packages.NeedTypesInfo
+		patterns = append(patterns, progs.callers...)
 	}
-	c := &checked{errs: make(map[int]*discovery.Error), pkgs: make(map[string]*packages.Package)}
+	cfg := &packages.Config{Mode: mode, Dir: p.dir, Env: p.env()}
 	roots, err := packages.Load(cfg, patterns...)
-	if p.broken != nil || err != nil {
-		// Nothing can be checked: every entry point says why.
-		if err == nil {
-			err = p.broken
-		}
-		c.failed = fmt.Errorf("the go command cannot load the packages: %v", err)
-		for i, ep := range eps {
-			c.errs[i] = &discovery.Error{File: ep.File, Line: ep.Line, EntryPoint: &eps[i], Err: c.failed}
-		}
-		return c, nil
+	if err != nil {
+		return fail(err)
 	}
 	for _, pkg := range roots {
 		if self && pkg.Dir == p.dir && c.self == nil {
@@ -68,12 +88,56 @@ func (p *project) typecheck(eps []discovery.EntryPoint, self bool) (*checked, er
 				types.NewTuple(types.NewVar(0, nil, "", creator)), false)
 		}
 	}
+	var loads []groupLoad
+	for _, path := range progs.callers {
+		if pkg := c.pkgs[path]; pkg != nil {
+			for _, l := range findLoads(pkg) {
+				if l.group == discovery.HandlersGroup && creator != nil && types.Identical(l.typ, creator) {
+					continue // the handlers rule checks it
+				}
+				loads = append(loads, l)
+			}
+		}
+	}
+	c.loads, c.problems = p.groupTypes(loads)
 	for i, ep := range eps {
 		if err := checkSymbol(c.pkgs[ep.ImportPath()], ep, creator, factory); err != nil {
+			c.errs[i] = &discovery.Error{File: ep.File, Line: ep.Line, EntryPoint: &eps[i], Err: err.err, Fix: err.fix}
+			continue
+		}
+		if err := p.checkLoads(c.pkgs[ep.ImportPath()], ep, c.loads[ep.Group]); err != nil {
 			c.errs[i] = &discovery.Error{File: ep.File, Line: ep.Line, EntryPoint: &eps[i], Err: err.err, Fix: err.fix}
 		}
 	}
 	return c, nil
+}
+
+// checkLoads checks the symbol of ep, which exists in pkg, against each
+// type its group is loaded as.
+func (p *project) checkLoads(pkg *packages.Package, ep discovery.EntryPoint, loads []groupLoad) *symbolError {
+	if len(loads) == 0 {
+		return nil
+	}
+	obj := pkg.Types.Scope().Lookup(ep.Symbol())
+	var errs []string
+	var want []string
+	for _, l := range loads {
+		if loadRule(obj.Type(), l.typ) {
+			continue
+		}
+		t := typeString(l.typ)
+		errs = append(errs, fmt.Sprintf("want %s, or a func() returning %s or (%s, error), as %s at %s:%d loads it",
+			t, t, t, l.call, p.rel(l.pos.Filename), l.pos.Line))
+		want = append(want, t)
+	}
+	if len(errs) == 0 {
+		return nil
+	}
+	return &symbolError{
+		fmt.Errorf("%s.%s has type %s; %s", ep.ImportPath(), ep.Symbol(),
+			types.TypeString(obj.Type(), types.RelativeTo(pkg.Types)), strings.Join(errs, "; ")),
+		fmt.Sprintf("change %s to a %s or a func() %s", ep.Symbol(), want[0], want[0]),
+	}
 }
 
 type symbolError struct {
