@@ -2,6 +2,9 @@
 // process, on free loopback ports, for tests and for demonstrations that
 // show a whole job on one machine.
 //
+// The server binds its ports itself (port 0, read back once it listens),
+// so no other process can take a port between its choice and its use.
+//
 // The server is tuned for speed, not durability: it does not fsync and it
 // elects itself leader quickly. Do not keep data you care about in it.
 //
@@ -19,6 +22,7 @@ import (
 	"net/url"
 	"strconv"
 	"sync"
+	"syscall"
 	"time"
 
 	"go.etcd.io/etcd/server/v3/embed"
@@ -29,38 +33,30 @@ import (
 // the caller's context has no deadline.
 const readyTimeout = 30 * time.Second
 
+// bindRetry is the pause before Restart tries again to bind a client port
+// that was in use.
+const bindRetry = 50 * time.Millisecond
+
 // Server is an etcd server running in this process. Its methods are safe
 // for concurrent use.
 type Server struct {
 	dir        string
-	clientPort int
-	peerPort   int
+	clientPort int // 0 until the first start has bound one
 
 	mu   sync.Mutex
 	etcd *embed.Etcd // nil while stopped
 }
 
 // Start starts an etcd server that keeps its data in dir and listens on
-// two free loopback ports, one for clients and one for peers. It returns
-// once the server serves clients, or with an error when ctx is done first.
+// two loopback ports the system chooses, one for clients and one for
+// peers. It returns once the server serves clients, or with an error when
+// ctx is done first.
 func Start(ctx context.Context, dir string) (*Server, error) {
-	var lastErr error
-	// Free ports are found by binding and releasing them; another process
-	// may take one in between, so try a few times.
-	for range 5 {
-		ports, err := freePorts(2)
-		if err != nil {
-			return nil, err
-		}
-		s := &Server{dir: dir, clientPort: ports[0], peerPort: ports[1]}
-		if lastErr = s.start(ctx); lastErr == nil {
-			return s, nil
-		}
-		if ctx.Err() != nil {
-			break
-		}
+	s := &Server{dir: dir}
+	if err := s.start(ctx); err != nil {
+		return nil, err
 	}
-	return nil, lastErr
+	return s, nil
 }
 
 // Endpoint returns the address clients connect to, as host:port. It stays
@@ -86,14 +82,28 @@ func (s *Server) Close() error {
 	return nil
 }
 
-// Restart starts the server again, on the same ports and with the same
-// data, after Close. A running server is stopped first. Clients that were
-// connected before reconnect by themselves.
+// Restart starts the server again, on the same client port and with the
+// same data, after Close. A running server is stopped first. Clients that
+// were connected before reconnect by themselves. Should another socket
+// hold the client port for a moment (a client's outgoing connection may
+// be given it once it is free), Restart tries again until ctx is done.
 func (s *Server) Restart(ctx context.Context) error {
 	if err := s.Close(); err != nil {
 		return err
 	}
-	return s.start(ctx)
+	for {
+		err := s.start(ctx)
+		if !errors.Is(err, syscall.EADDRINUSE) {
+			return err
+		}
+		t := time.NewTimer(bindRetry)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return err
+		case <-t.C:
+		}
+	}
 }
 
 func (s *Server) start(ctx context.Context) error {
@@ -102,8 +112,11 @@ func (s *Server) start(ctx context.Context) error {
 	if s.etcd != nil {
 		return errors.New("embedded etcd: server is already running; call Close first")
 	}
+	// Port 0 makes the system choose a free port as etcd binds it; the
+	// client port is kept across restarts, the peer port (unused by a
+	// single member) is chosen anew.
 	clientURL := url.URL{Scheme: "http", Host: net.JoinHostPort("127.0.0.1", strconv.Itoa(s.clientPort))}
-	peerURL := url.URL{Scheme: "http", Host: net.JoinHostPort("127.0.0.1", strconv.Itoa(s.peerPort))}
+	peerURL := url.URL{Scheme: "http", Host: "127.0.0.1:0"}
 
 	cfg := embed.NewConfig()
 	cfg.Name = "embedded"
@@ -132,6 +145,13 @@ func (s *Server) start(ctx context.Context) error {
 	}
 	select {
 	case <-e.Server.ReadyNotify():
+		if len(e.Clients) == 0 {
+			e.Close()
+			return fmt.Errorf("embedded etcd: server in %s listens on no client port", s.dir)
+		}
+		if s.clientPort == 0 {
+			s.clientPort = e.Clients[0].Addr().(*net.TCPAddr).Port
+		}
 		s.etcd = e
 		return nil
 	case err := <-e.Err():
@@ -141,25 +161,4 @@ func (s *Server) start(ctx context.Context) error {
 		e.Close()
 		return fmt.Errorf("embedded etcd: server in %s not ready: %w", s.dir, wait.Err())
 	}
-}
-
-// freePorts returns n distinct loopback TCP ports that were free a moment
-// ago.
-func freePorts(n int) ([]int, error) {
-	ports := make([]int, 0, n)
-	var ls []net.Listener
-	defer func() {
-		for _, l := range ls {
-			l.Close()
-		}
-	}()
-	for range n {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			return nil, fmt.Errorf("embedded etcd: finding a free loopback port: %w", err)
-		}
-		ls = append(ls, l)
-		ports = append(ports, l.Addr().(*net.TCPAddr).Port)
-	}
-	return ports, nil
 }

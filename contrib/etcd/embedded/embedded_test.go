@@ -2,6 +2,8 @@ package embedded_test
 
 import (
 	"context"
+	"net"
+	"syscall"
 	"testing"
 	"time"
 
@@ -65,4 +67,50 @@ func TestStartFailsOnDoneContext(t *testing.T) {
 		t.Skip("server was ready before the cancelled context was noticed")
 	}
 	assert.ErrorIs(t, err, context.Canceled)
+}
+
+func TestRestartWaitsForItsPort(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	srv, err := embedded.Start(ctx, t.TempDir())
+	require.NoError(t, err)
+	t.Cleanup(func() { srv.Close() })
+	require.NoError(t, srv.Close())
+
+	// Another socket holds the client port for a while: Restart waits
+	// for it rather than failing with "address already in use".
+	l, err := net.Listen("tcp", srv.Endpoint())
+	require.NoError(t, err)
+	go func() {
+		time.Sleep(300 * time.Millisecond)
+		l.Close()
+	}()
+	require.NoError(t, srv.Restart(ctx))
+	c := newClient(t, srv.Endpoint())
+	_, err = c.Put(ctx, "k", "v")
+	require.NoError(t, err)
+
+	// A port held until the context ends is reported as such.
+	require.NoError(t, srv.Close())
+	l, err = net.Listen("tcp", srv.Endpoint())
+	require.NoError(t, err)
+	defer l.Close()
+	short, cancelShort := context.WithTimeout(ctx, 300*time.Millisecond)
+	defer cancelShort()
+	err = srv.Restart(short)
+	require.Error(t, err)
+	assert.ErrorIs(t, err, syscall.EADDRINUSE)
+}
+
+func TestServersDoNotShareAPort(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	seen := map[string]bool{}
+	for range 4 {
+		srv, err := embedded.Start(ctx, t.TempDir())
+		require.NoError(t, err)
+		t.Cleanup(func() { srv.Close() })
+		assert.False(t, seen[srv.Endpoint()], "endpoint %s given twice", srv.Endpoint())
+		seen[srv.Endpoint()] = true
+	}
 }
