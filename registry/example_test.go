@@ -31,3 +31,19 @@ func ExampleParseConfig() {
 	fmt.Println(timeout, err)
 	// Output: 900 <nil>
 }
+
+func ExampleParseEndpoint() {
+	for _, endpoint := range []string{"node0.example.com:29400", "[2001:db8::1]", "", "~:123"} {
+		host, port, err := registry.ParseEndpoint(endpoint, 2379)
+		if err != nil {
+			fmt.Println("error:", err)
+			continue
+		}
+		fmt.Println(host, port)
+	}
+	// Output:
+	// node0.example.com 29400
+	// 2001:db8::1 2379
+	// localhost 2379
+	// error: rendezvous endpoint "~:123" has host "~", which is not a host name or IP address (letters, digits, "_", ".", "-" and ":" only); give host:port, as in node0.example.com:29400, 10.0.0.1:29400 or [2001:db8::1]:29400
+}

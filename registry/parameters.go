@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"unicode"
 )
 
 // Parameters are what a Creator needs to build a Handler. They mirror
@@ -71,9 +72,9 @@ func (p Parameters) GetBool(key string, def bool) (bool, error) {
 }
 
 // GetInt returns the config value of key read as a decimal integer, or def
-// if key is not set. Surrounding white space and, as in Python, single
-// underscores between digits are allowed; anything else is an error naming
-// the key.
+// if key is not set. It reads what Python's int() reads: surrounding white
+// space, a sign, decimal digits of any script and single underscores
+// between digits; anything else is an error naming the key.
 func (p Parameters) GetInt(key string, def int) (int, error) {
 	v, ok := p.Config[key]
 	if !ok {
@@ -88,39 +89,66 @@ func (p Parameters) GetInt(key string, def int) (int, error) {
 
 // parseInt parses s the way Python's int() parses a decimal string.
 func parseInt(s string) (int, error) {
-	s = strings.TrimSpace(s)
-	digits := strings.TrimLeft(s, "+-")
-	if len(s)-len(digits) > 1 {
-		return 0, strconv.ErrSyntax
+	s = pyStrip(s)
+	var b strings.Builder
+	if s != "" && (s[0] == '+' || s[0] == '-') {
+		b.WriteByte(s[0])
+		s = s[1:]
 	}
-	if strings.Contains(digits, "_") {
-		if strings.HasPrefix(digits, "_") || strings.HasSuffix(digits, "_") || strings.Contains(digits, "__") {
+	prev := '_' // no underscore first
+	for _, r := range s {
+		switch d := digitValue(r); {
+		case d >= 0:
+			b.WriteByte(byte('0' + d))
+		case r == '_' && prev != '_':
+		default:
 			return 0, strconv.ErrSyntax
 		}
-		s = strings.ReplaceAll(s, "_", "")
+		prev = r
 	}
-	return strconv.Atoi(s)
+	if prev == '_' {
+		return 0, strconv.ErrSyntax // empty, or an underscore last
+	}
+	return strconv.Atoi(b.String())
+}
+
+// digitValue returns the value of r if it is a decimal digit of any
+// script (Unicode category Nd), else -1. Unicode encodes the digits of
+// each script in runs from 0 to 9, so the value is r's distance from the
+// start of its run, modulo 10 (some runs follow one another).
+func digitValue(r rune) int {
+	if r >= '0' && r <= '9' {
+		return int(r - '0')
+	}
+	if r < 0x80 || !unicode.Is(unicode.Nd, r) {
+		return -1
+	}
+	start := r
+	for unicode.Is(unicode.Nd, start-1) {
+		start--
+	}
+	return int(r-start) % 10
 }
 
 // ParseConfig parses torchrun's --rdzv-conf syntax, "k1=v1,k2=v2", into a
-// config map. Each comma-separated item is split at its first "="; keys and
-// values are trimmed of white space and stay strings. An empty input gives an
-// empty map; an item without "=", or with an empty key or value, is an error.
+// config map, as PyTorch does. Each comma-separated item is split at its
+// first "="; keys and values are trimmed of white space and stay strings; a
+// key given twice keeps its last value. An empty input gives an empty map.
+// An item with an empty key (an empty item included) is an error, and so
+// is a key without a value.
 func ParseConfig(s string) (map[string]string, error) {
 	conf := make(map[string]string)
-	if strings.TrimSpace(s) == "" {
+	if pyStrip(s) == "" {
 		return conf, nil
 	}
-	for item := range strings.SplitSeq(s, ",") {
-		key, value, ok := strings.Cut(item, "=")
-		key, value = strings.TrimSpace(key), strings.TrimSpace(value)
+	for i, item := range strings.Split(s, ",") {
+		key, value, _ := strings.Cut(item, "=")
+		key, value = pyStrip(key), pyStrip(value)
 		switch {
-		case !ok:
-			return nil, fmt.Errorf("rendezvous config item %q is not of the form key=value", item)
 		case key == "":
-			return nil, fmt.Errorf("rendezvous config item %q has an empty key", item)
+			return nil, fmt.Errorf("rendezvous config %q: item %d (%q) has no key; give key=value items separated by commas, as in k1=v1,k2=v2", s, i+1, item)
 		case value == "":
-			return nil, fmt.Errorf("rendezvous config item %q has an empty value", item)
+			return nil, fmt.Errorf("rendezvous config option %q has no value; give %s=value", key, key)
 		}
 		conf[key] = value
 	}

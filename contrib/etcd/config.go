@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"math"
 	"net"
-	"net/netip"
 	"os"
 	"slices"
 	"strconv"
@@ -282,15 +281,19 @@ func tlsOption(p registry.Parameters) (*tls.Config, error) {
 	return cfg, nil
 }
 
-// parseEndpoints reads a comma-separated list of host:port addresses, each
-// optionally with an http:// or https:// scheme, as etcd client URLs.
+// parseEndpoints reads a comma-separated list of etcd endpoints, each
+// optionally with an http:// or https:// scheme, as etcd client URLs. Each
+// is read by registry.ParseEndpoint, as PyTorch's etcd backends read their
+// endpoint: without a port it is DefaultPort, an IPv6 address is written
+// in brackets, and an empty endpoint is localhost:2379. Port 0 is refused:
+// no etcd server listens there.
 func parseEndpoints(s string, secure bool) ([]string, error) {
-	if strings.TrimSpace(s) == "" {
-		return nil, errors.New("endpoint is empty; give the host:port of an etcd server (--rdzv-endpoint)")
-	}
 	scheme := "http"
 	if secure {
 		scheme = "https"
+	}
+	if strings.TrimSpace(s) == "" {
+		return []string{scheme + "://" + net.JoinHostPort("localhost", strconv.Itoa(DefaultPort))}, nil
 	}
 	var out []string
 	for item := range strings.SplitSeq(s, ",") {
@@ -307,28 +310,17 @@ func parseEndpoints(s string, secure bool) ([]string, error) {
 			hostport = rest
 		}
 		hostport = strings.TrimSuffix(hostport, "/")
-		host, port, err := net.SplitHostPort(hostport)
+		if hostport == "" {
+			return nil, fmt.Errorf("endpoint list %q has an empty item; give host:port items separated by commas, such as localhost:%d", s, DefaultPort)
+		}
+		host, port, err := registry.ParseEndpoint(hostport, DefaultPort)
 		if err != nil {
-			// No port: PyTorch's etcd backends default to 2379. Only a
-			// bare IPv6 address may hold colons without a port.
-			host, port = hostport, strconv.Itoa(DefaultPort)
-			if _, aerr := netip.ParseAddr(hostport); aerr != nil && strings.ContainsAny(hostport, ":[]") {
-				return nil, fmt.Errorf("endpoint %q is malformed; give host:port, such as localhost:%d, or [IPv6 address]:port", item, DefaultPort)
-			}
+			return nil, err
 		}
-		if strings.Contains(host, ":") {
-			if _, aerr := netip.ParseAddr(host); aerr != nil {
-				return nil, fmt.Errorf("endpoint %q has host %q, which is not an IPv6 address; give host:port, such as localhost:%d, or [IPv6 address]:port", item, host, DefaultPort)
-			}
+		if port == 0 {
+			return nil, fmt.Errorf("endpoint %q has port 0; give the port of an etcd server, from 1 to 65535 (default %d)", item, DefaultPort)
 		}
-		n, err := strconv.Atoi(port)
-		if err != nil || n < 1 || n > 65535 {
-			return nil, fmt.Errorf("endpoint %q has port %q; give a port from 1 to 65535", item, port)
-		}
-		if host == "" || strings.ContainsAny(host, " \t/?#@") {
-			return nil, fmt.Errorf("endpoint %q has no valid host; give host:port, such as localhost:%d", item, DefaultPort)
-		}
-		out = append(out, scheme+"://"+net.JoinHostPort(host, port))
+		out = append(out, scheme+"://"+net.JoinHostPort(host, strconv.Itoa(port)))
 	}
 	return out, nil
 }

@@ -460,17 +460,22 @@ func TestHostileConfigIsRejected(t *testing.T) {
 		{"cert without key", "localhost:2379", map[string]string{"protocol": "https", "cert": "c.pem"}, `"cert" and "key" go together`},
 		{"missing cacert", "localhost:2379", map[string]string{"protocol": "https", "cacert": "/nonexistent/ca.pem"}, `"cacert": reading CA certificates`},
 		{"tls file over http", "localhost:2379", map[string]string{"cacert": "ca.pem"}, "set protocol=https"},
-		{"empty endpoint", "", nil, "endpoint is empty"},
 		{"port not a number", "localhost:http", nil, `has port "http"`},
 		{"port out of range", "localhost:70000", nil, `has port "70000"`},
-		{"no host", ":2379", nil, "has no valid host"},
+		{"no host", ":2379", nil, `has host ""`},
 		{"empty port", "localhost:", nil, `has port ""`},
-		{"garbage", "not an endpoint/x", nil, "has no valid host"},
+		{"port zero", "localhost:0", nil, `has port 0`},
+		{"garbage", "not an endpoint/x", nil, `has host "not an endpoint/x"`},
+		{"tilde", "~", nil, `has host "~"`},
+		{"tilde with port", "~:123", nil, `has host "~"`},
+		{"space before port", "dummy.com :123", nil, `has host "dummy.com "`},
+		{"bare IPv6", "::1", nil, `"::1" is ambiguous: an IPv6 address must be in brackets`},
+		{"IPv6 zone", "[fe80::1%eth0]:2379", nil, `has host "fe80::1%eth0"`},
+		{"empty item", "localhost:2379,,localhost:2380", nil, "has an empty item"},
 		{"https endpoint over http", "https://localhost:2379", nil, "set protocol=https"},
-		{"three colons", "http://127.0.0.1:1:2", nil, `endpoint "http://127.0.0.1:1:2" is malformed`},
-		{"three colons in a list", "127.0.0.1:2379,127.0.0.1:1:2", nil, `endpoint "127.0.0.1:1:2" is malformed`},
-		{"bracketed non-address", "[etcd:x]:2379", nil, `has host "etcd:x", which is not an IPv6 address`},
-		{"bracket without port", "[::1]", nil, `endpoint "[::1]" is malformed`},
+		{"three colons", "http://127.0.0.1:1:2", nil, `endpoint "127.0.0.1:1:2" has more than one colon`},
+		{"three colons in a list", "127.0.0.1:2379,127.0.0.1:1:2", nil, `endpoint "127.0.0.1:1:2" has more than one colon`},
+		{"bracketed non-address", "[etcd:x]:2379", nil, `has host "etcd:x" in brackets, which is not an IPv6 address`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -491,7 +496,7 @@ func TestConfigAccepted(t *testing.T) {
 		{"heartbeat": "2", "keep_alive_interval": "2s", "prefix": "/jobs", "etcd_prefix": "/jobs/"},
 		{"keep_alive_interval": "3600", "join_timeout": "1s", "close_timeout": "1", "read_timeout": "100ms", "last_call_timeout": "100ms"},
 	} {
-		p := registry.Parameters{Backend: etcd.Backend, Endpoint: "127.0.0.1:2379,http://[::1]:2379,[fe80::1%eth0]:2379,::1,etcd.example", RunID: "ok", MinNodes: 1, MaxNodes: 2, Config: conf}
+		p := registry.Parameters{Backend: etcd.Backend, Endpoint: "127.0.0.1:2379,http://[::1]:2379,[2001:db8::1],[::1],etcd.example", RunID: "ok", MinNodes: 1, MaxNodes: 2, Config: conf}
 		h, err := etcd.New(p)
 		require.NoError(t, err, "%v", conf)
 		_, err = h.Shutdown(context.Background())

@@ -13,7 +13,9 @@
 // entry_points.txt, so discovery.Discover finds it; NewCreator is the entry
 // point. Parameters:
 //
-//   - Endpoint: host:port where rank 0 hosts the store. Required.
+//   - Endpoint: host:port where rank 0 hosts the store, read as
+//     registry.ParseEndpoint reads it ([2001:db8::1]:29500 for IPv6).
+//     Required, with its port; port 0 is refused.
 //   - MinNodes, MaxNodes: the world size; they must be equal.
 //   - Config "rank": this node's rank, in [0, world size). Required.
 //   - Config "join_timeout": seconds a round, or connecting to rank 0, may
@@ -113,21 +115,22 @@ func New(params registry.Parameters) (registry.Handler, error) {
 	}, nil
 }
 
-// parseEndpoint splits host:port and checks both parts.
+// parseEndpoint reads the endpoint as registry.ParseEndpoint does, as
+// PyTorch's static backend reads it: it must not be empty and must have a
+// port. Port 0 is refused too: rank 0 would listen on a port of the
+// system's choosing, which the other nodes cannot know.
 func parseEndpoint(endpoint string) (string, int, error) {
-	if endpoint == "" {
+	if strings.TrimSpace(endpoint) == "" {
 		return "", 0, errors.New("static: the endpoint is empty; give the host:port where rank 0 hosts the store, e.g. --rdzv-endpoint 127.0.0.1:29500")
 	}
-	host, portStr, err := net.SplitHostPort(endpoint)
-	if err != nil {
-		return "", 0, fmt.Errorf("static: endpoint %q is not host:port (%v); e.g. --rdzv-endpoint 127.0.0.1:29500", endpoint, err)
-	}
-	if host == "" {
-		return "", 0, fmt.Errorf("static: endpoint %q has no host; give the address of the node with rank 0, e.g. 127.0.0.1%s", endpoint, endpoint)
-	}
-	port, err := strconv.Atoi(portStr)
-	if err != nil || port < 1 || port > 65535 {
-		return "", 0, fmt.Errorf("static: endpoint %q has port %q; it must be a number in [1, 65535]", endpoint, portStr)
+	host, port, err := registry.ParseEndpoint(endpoint, -1)
+	switch {
+	case err != nil:
+		return "", 0, fmt.Errorf("static: %w", err)
+	case port == -1:
+		return "", 0, fmt.Errorf("static: endpoint %q has no port; give the host:port where rank 0 hosts the store, e.g. %s:29500", endpoint, strings.TrimSpace(endpoint))
+	case port == 0:
+		return "", 0, fmt.Errorf("static: endpoint %q has port 0; give the port where rank 0 hosts the store, in [1, 65535], the same on every node", endpoint)
 	}
 	return host, port, nil
 }

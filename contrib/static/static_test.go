@@ -92,11 +92,19 @@ func TestNewRejectsBadParameters(t *testing.T) {
 		{"negative rank", params(ep, 2, -1), "rank -1 is out of range"},
 		{"rank too big", params(ep, 2, 2), "rank 2 is out of range"},
 		{"empty endpoint", params("", 2, 0), "endpoint is empty"},
-		{"no port", params("127.0.0.1", 2, 0), "not host:port"},
-		{"no host", params(":29500", 2, 0), "has no host"},
-		{"port zero", params("127.0.0.1:0", 2, 0), "[1, 65535]"},
-		{"port too big", params("127.0.0.1:70000", 2, 0), "[1, 65535]"},
-		{"port not a number", params("127.0.0.1:http", 2, 0), "[1, 65535]"},
+		{"blank endpoint", params(" \t", 2, 0), "endpoint is empty"},
+		{"no port", params("127.0.0.1", 2, 0), `endpoint "127.0.0.1" has no port`},
+		{"IPv6 without port", params("[::1]", 2, 0), `endpoint "[::1]" has no port`},
+		{"no host", params(":29500", 2, 0), `has host ""`},
+		{"port zero", params("127.0.0.1:0", 2, 0), "has port 0"},
+		{"port too big", params("127.0.0.1:70000", 2, 0), `has port "70000"`},
+		{"port not a number", params("127.0.0.1:http", 2, 0), `has port "http"`},
+		// PyTorch refuses these host names when the handler is created.
+		{"tilde", params("~", 2, 1), `has host "~"`},
+		{"tilde with port", params("~:123", 2, 1), `has host "~"`},
+		{"space before port", params("dummy.com :123", 2, 1), `has host "dummy.com "`},
+		{"bare IPv6", params("::1", 2, 1), "an IPv6 address must be in brackets"},
+		{"IPv6 zone", params("[fe80::1%eth0]:29500", 2, 1), `has host "fe80::1%eth0"`},
 		{"join_timeout not a number", params(ep, 2, 0, "join_timeout", "soon"), `"join_timeout" does not represent a valid integer`},
 		{"join_timeout zero", params(ep, 2, 0, "join_timeout", "0"), "positive number of seconds"},
 		{"join_timeout negative", params(ep, 2, 0, "join_timeout", "-5"), "positive number of seconds"},
@@ -118,6 +126,8 @@ func TestNewAcceptsGoodParameters(t *testing.T) {
 		params("127.0.0.1:29500", 1, 0),
 		params("localhost:29500", 8, 7, "join_timeout", " 30 "),
 		params("[::1]:29500", 2, 1, "other_key", "ignored"),
+		params(" [2001:0db8:85a3:0000:0000:8a2e:0370:7334]:90 ", 1, 0),
+		params("node_1.example-1.com:65535", 2, 1),
 	} {
 		h, err := static.New(p)
 		require.NoError(t, err, "%+v", p)
