@@ -190,41 +190,27 @@ func (p *project) groupTypes(loads []groupLoad) (map[string][]groupLoad, discove
 	return byGroup, problems
 }
 
-// loadRule checks a symbol of type sym against T by the rule Load applies
-// at run time: a value assignable to T is taken as it is; a func with no
-// parameters returning T or (T, error) is a factory. It reports whether
-// the symbol is accepted; a symbol whose type is an interface that may hold
-// a T is accepted, as only the run time can tell.
+// loadRule reports whether a symbol declared with type sym can be made a T
+// by the rule Load applies at run time (see discovery's convert.go): a
+// value assignable to T is taken as it is; else a func that is not
+// variadic, takes no parameters and returns a result assignable to T, or
+// such a result and an error, is a factory. A var declared with an
+// interface type is judged by that type, as the value it will hold is not
+// known before the program runs.
 func loadRule(sym, t types.Type) bool {
 	if types.AssignableTo(sym, t) {
 		return true
 	}
-	if sig, ok := sym.Underlying().(*types.Signature); ok && sig.Params().Len() == 0 && !sig.Variadic() && sig.TypeParams().Len() == 0 {
-		res := sig.Results()
-		switch {
-		case res.Len() == 1 && returnsT(res.At(0).Type(), t):
-			return true
-		case res.Len() == 2 && returnsT(res.At(0).Type(), t) && types.Identical(res.At(1).Type(), types.Universe.Lookup("error").Type()):
-			return true
-		}
+	sig, ok := sym.Underlying().(*types.Signature)
+	if !ok || sig.Params().Len() != 0 || sig.Variadic() || sig.TypeParams().Len() != 0 {
+		return false
 	}
-	if iface, ok := sym.Underlying().(*types.Interface); ok {
-		// The dynamic value decides: accepted unless no value of sym's
-		// type can be a T.
-		return mayHold(iface, t)
+	res := sig.Results()
+	switch res.Len() {
+	case 1:
+		return types.AssignableTo(res.At(0).Type(), t)
+	case 2:
+		return types.AssignableTo(res.At(0).Type(), t) && types.Identical(res.At(1).Type(), types.Universe.Lookup("error").Type())
 	}
 	return false
-}
-
-// returnsT reports whether a factory's result of type r makes a T.
-func returnsT(r, t types.Type) bool {
-	return types.Identical(r, t)
-}
-
-// mayHold reports whether a value of interface type iface may hold a T.
-func mayHold(iface *types.Interface, t types.Type) bool {
-	if _, ok := t.Underlying().(*types.Interface); ok {
-		return true
-	}
-	return types.Implements(t, iface)
 }

@@ -80,12 +80,10 @@ func (p *project) typecheck(eps []discovery.EntryPoint, self bool) (*checked, er
 		}
 		c.pkgs[pkg.PkgPath] = pkg
 	}
-	var creator, factory types.Type
+	var creator types.Type
 	if reg := c.pkgs[registryPath]; reg != nil && reg.Types != nil {
 		if obj := reg.Types.Scope().Lookup("Creator"); obj != nil {
 			creator = obj.Type()
-			factory = types.NewSignatureType(nil, nil, nil, nil,
-				types.NewTuple(types.NewVar(0, nil, "", creator)), false)
 		}
 	}
 	var loads []groupLoad
@@ -101,7 +99,7 @@ func (p *project) typecheck(eps []discovery.EntryPoint, self bool) (*checked, er
 	}
 	c.loads, c.problems = p.groupTypes(loads)
 	for i, ep := range eps {
-		if err := checkSymbol(c.pkgs[ep.ImportPath()], ep, creator, factory); err != nil {
+		if err := checkSymbol(c.pkgs[ep.ImportPath()], ep, creator); err != nil {
 			c.errs[i] = &discovery.Error{File: ep.File, Line: ep.Line, EntryPoint: &eps[i], Err: err.err, Fix: err.fix}
 			continue
 		}
@@ -136,7 +134,7 @@ func (p *project) checkLoads(pkg *packages.Package, ep discovery.EntryPoint, loa
 	return &symbolError{
 		fmt.Errorf("%s.%s has type %s; %s", ep.ImportPath(), ep.Symbol(),
 			types.TypeString(obj.Type(), types.RelativeTo(pkg.Types)), strings.Join(errs, "; ")),
-		fmt.Sprintf("change %s to a %s or a func() %s", ep.Symbol(), want[0], want[0]),
+		fmt.Sprintf("make %s a func() %s, or a var of type %s", ep.Symbol(), want[0], want[0]),
 	}
 }
 
@@ -146,7 +144,7 @@ type symbolError struct {
 }
 
 // checkSymbol checks the symbol of ep in pkg.
-func checkSymbol(pkg *packages.Package, ep discovery.EntryPoint, creator, factory types.Type) *symbolError {
+func checkSymbol(pkg *packages.Package, ep discovery.EntryPoint, creator types.Type) *symbolError {
 	path, sym := ep.ImportPath(), ep.Symbol()
 	if pkg == nil || len(pkg.Errors) > 0 && pkg.Types == nil || pkg.Name == "" {
 		msg := "not found"
@@ -176,7 +174,7 @@ func checkSymbol(pkg *packages.Package, ep discovery.EntryPoint, creator, factor
 		return &symbolError{fmt.Errorf("%s.%s is a generic func", path, sym), "point the entry point at a non-generic func or var"}
 	}
 	if ep.Group == discovery.HandlersGroup && creator != nil {
-		if !types.AssignableTo(obj.Type(), factory) && !types.AssignableTo(obj.Type(), creator) {
+		if !loadRule(obj.Type(), creator) {
 			return &symbolError{fmt.Errorf("%s.%s has type %s; want func() registry.Creator or registry.Creator", path, sym,
 				types.TypeString(obj.Type(), types.RelativeTo(pkg.Types))),
 				"change " + sym + " to a func() registry.Creator"}

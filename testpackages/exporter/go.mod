@@ -1,0 +1,3 @@
+module github.com/go-entrypoints/entrypoints/testpackages/exporter
+
+go 1.26.0
