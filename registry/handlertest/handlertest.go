@@ -1,12 +1,14 @@
 // Package handlertest checks that a rendezvous backend behaves as the
 // registry.Handler contract says, in the spirit of testing/fstest.TestFS: a
 // backend author runs Check against their backend in a test and gets one
-// error listing every misbehaviour found.
+// error listing every misbehaviour found. For a backend whose entry point is
+// mybackend.NewCreator, a func() registry.Creator:
 //
 //	func TestConformance(t *testing.T) {
-//		err := handlertest.Check(ctx, func(node int, p registry.Parameters) (registry.Handler, error) {
-//			return mybackend.New(p)
-//		}, handlertest.Options{Params: registry.Parameters{Backend: "mybackend", Endpoint: addr, MinNodes: 2, MaxNodes: 4}})
+//		create := mybackend.NewCreator()
+//		err := handlertest.Check(t.Context(), func(node int, p registry.Parameters) (registry.Handler, error) {
+//			return create(p)
+//		}, handlertest.Options{Params: registry.Parameters{Backend: "mybackend", Endpoint: "localhost:29400", MinNodes: 2, MaxNodes: 4}})
 //		if err != nil {
 //			t.Fatal(err)
 //		}
