@@ -1,7 +1,6 @@
 package discovery
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"runtime"
@@ -46,24 +45,36 @@ var registered struct {
 // Discover registers every rendezvous handler entry point (group
 // HandlersGroup) found by Find in the registry (registry.Default unless
 // WithRegistry says otherwise): the counterpart of PyTorch's
-// _register_out_of_tree_handlers. An entry point's value must be a
-// func() registry.Creator, which Discover calls to get the creator to
-// register under the entry point's name, or a registry.Creator.
+// _register_out_of_tree_handlers. It is Load[registry.Creator] of
+// HandlersGroup followed by registry.Register of each creator under its
+// entry point's name: an entry point's value is a func() registry.Creator
+// (or func() (registry.Creator, error)), which Discover calls to get the
+// creator, or a registry.Creator.
 //
 // Linked entry points are registered with their linked symbol. Entry points
-// declared in the workspace but not linked are loaded by the Loader
-// installed with SetLoader, if any, and otherwise reported as not linked,
-// with the command that fixes it.
+// declared in the workspace but not linked are loaded by the dynamic loader
+// if the program imports discovery/dynamic, and otherwise reported as not
+// linked, with the command that fixes it.
 //
 // A failing entry point (a bad line, a missing symbol, a value of the wrong
-// type, a factory that panics, a name taken by another backend) is
-// reported, logged as a warning, and skipped; every other one is still
-// registered. The error is non-nil if anything failed; it is the report's
-// Failed list. Discover is idempotent: calling it again registers nothing
-// twice and reports no conflict.
+// type, a factory that panics, a name already registered) is reported,
+// logged as a warning, and skipped; every other one is still registered.
+// The error is non-nil if anything failed; it is the report's Failed list.
+//
+// Discover is idempotent: it remembers which entry points it registered in
+// which registry, and calling it again neither loads nor registers them
+// again, nor reports them as conflicts. Anything else registered under a
+// name it wants is a conflict, even the same creator: registry.Register
+// refuses a name twice. The options that apply are WithWorkspace,
+// WithModules, WithRegistry, WithLogger, WithContext, and WithGroup naming
+// HandlersGroup; any other option is an error, returned with an empty
+// report.
 func Discover(opts ...Option) (*Report, error) {
-	c := newConfig(append(opts[:len(opts):len(opts)], WithGroup(HandlersGroup)))
-	res := find(c)
+	c, err := newConfig(callDiscover, HandlersGroup, opts)
+	if err != nil {
+		return &Report{}, err
+	}
+	res := findAll(c)
 	rep := &Report{Failed: res.problems, Warnings: res.warnings}
 
 	registered.Lock()
@@ -79,29 +90,15 @@ func Discover(opts ...Option) (*Report, error) {
 		runtime.AddCleanup(c.registry, forget, regKey)
 	}
 
-	values := make([]any, len(res.eps))
-	loadErrs := make([]error, len(res.eps))
-	var pending []int // indexes of entry points to load dynamically
-	for i, ep := range res.eps {
-		switch {
-		case done[key(ep)]:
-			continue
-		case ep.Linked:
-			values[i] = res.symbols[i]
-		default:
-			pending = append(pending, i)
-		}
-	}
-	c.load(res, pending, values, loadErrs)
-
+	creators, errs := loadGroup[registry.Creator](c, res, func(ep EntryPoint) bool { return done[key(ep)] })
 	for i, ep := range res.eps {
 		if done[key(ep)] {
 			rep.Unchanged = append(rep.Unchanged, ep)
 			continue
 		}
-		err := loadErrs[i]
+		err := errs[i]
 		if err == nil {
-			err = register(c.registry, ep, values[i])
+			err = register(c.registry, ep, creators[i])
 		}
 		if err != nil {
 			rep.Failed = append(rep.Failed, asError(ep, err))
@@ -111,12 +108,7 @@ func Discover(opts ...Option) (*Report, error) {
 		rep.Registered = append(rep.Registered, ep)
 		c.logger.Debug("discovery: registered rendezvous handler", "name", ep.Name, "value", ep.Value, "module", ep.Module, "linked", ep.Linked)
 	}
-	for _, e := range rep.Warnings {
-		c.logger.Warn("discovery: " + e.Error())
-	}
-	for _, e := range rep.Failed {
-		c.logger.Warn("discovery: entry point not registered: " + e.Error())
-	}
+	logProblems(c, "entry point not registered: ", rep.Warnings, rep.Failed)
 	return rep, rep.Failed.err()
 }
 
@@ -132,56 +124,8 @@ func key(ep EntryPoint) EntryPoint {
 	return EntryPoint{Group: ep.Group, Name: ep.Name, Value: ep.Value, Module: ep.Module}
 }
 
-// load fills values and errs for the pending entry points, with the
-// installed loader if there is one.
-func (c *config) load(res *found, pending []int, values []any, errs []error) {
-	if len(pending) == 0 {
-		return
-	}
-	l := currentLoader()
-	if l == nil || res.gowork == "" {
-		for _, i := range pending {
-			errs[i] = &Error{Err: ErrNotLinked, Fix: notLinkedFix}
-		}
-		return
-	}
-	eps := make([]EntryPoint, len(pending))
-	for j, i := range pending {
-		eps[j] = res.eps[i]
-	}
-	vals, lerrs := safeLoad(c, l, res.gowork, eps)
-	for j, i := range pending {
-		switch {
-		case j < len(lerrs) && lerrs[j] != nil:
-			errs[i] = lerrs[j]
-		case j < len(vals):
-			values[i] = vals[j]
-		default:
-			errs[i] = errors.New("the dynamic loader returned no value")
-		}
-	}
-}
-
-// safeLoad calls the loader, turning a panic into an error for every entry
-// point.
-func safeLoad(c *config, l Loader, gowork string, eps []EntryPoint) (vals []any, errs []error) {
-	defer func() {
-		if p := recover(); p != nil {
-			vals, errs = nil, make([]error, len(eps))
-			for i := range errs {
-				errs[i] = fmt.Errorf("the dynamic loader panicked: %v", p)
-			}
-		}
-	}()
-	return l.Load(context.WithValue(c.ctx, loggerKey{}, c.logger), gowork, eps)
-}
-
-// register turns the value of ep into a creator and registers it in r.
-func register(r *registry.Registry, ep EntryPoint, value any) error {
-	creator, err := creatorOf(ep, value)
-	if err != nil {
-		return err
-	}
+// register registers creator under ep's name in r.
+func register(r *registry.Registry, ep EntryPoint, creator registry.Creator) error {
 	if err := r.Register(ep.Name, creator); err != nil {
 		return &Error{
 			Err: fmt.Errorf("%w: %v", ErrConflict, err),
@@ -189,33 +133,6 @@ func register(r *registry.Registry, ep EntryPoint, value any) error {
 		}
 	}
 	return nil
-}
-
-// creatorOf returns the creator that the value of a handler entry point
-// stands for, calling it if it is a factory.
-func creatorOf(ep EntryPoint, value any) (c registry.Creator, err error) {
-	switch v := value.(type) {
-	case registry.Creator:
-		c = v
-	case func(registry.Parameters) (registry.Handler, error):
-		c = v
-	case func() registry.Creator:
-		if v == nil {
-			return nil, fmt.Errorf("%s is a nil func", ep.Symbol())
-		}
-		defer func() {
-			if p := recover(); p != nil {
-				c, err = nil, fmt.Errorf("%s panicked: %v", ep.Symbol(), p)
-			}
-		}()
-		c = v()
-	default:
-		return nil, fmt.Errorf("%s has type %T; want func() registry.Creator or registry.Creator", ep.Symbol(), value)
-	}
-	if c == nil {
-		return nil, fmt.Errorf("%s gave a nil registry.Creator", ep.Symbol())
-	}
-	return c, nil
 }
 
 // asError returns err as an *Error about ep, with ep's position.

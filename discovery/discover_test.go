@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/go-entrypoints/entrypoints/discovery"
+	"github.com/go-entrypoints/entrypoints/discovery/internal/hooks"
 	"github.com/go-entrypoints/entrypoints/registry"
 )
 
@@ -108,10 +109,10 @@ func TestDiscoverIsolatesFailures(t *testing.T) {
 	assert.ElementsMatch(t, []string{
 		ws + `:3: unexpected line "bad line here": want name = importpath:Symbol, a [group] header, a # comment or a blank line`,
 		ws + ":4: entry point Good in [torchrun.handlers] of module example.com/ws: conflicting declarations: module example.com/linked declares it too, at example.com/linked/entry_points.txt:7 (linked into this binary), and wins; fix: rename one of the two, or remove one module from the workspace (go work edit -dropuse=DIR)",
-		linked + "WrongType in [torchrun.handlers] of module example.com/linked: WrongType has type string; want func() registry.Creator or registry.Creator",
+		linked + "WrongType in [torchrun.handlers] of module example.com/linked: WrongType has type string; want registry.Creator, or a func() returning registry.Creator or (registry.Creator, error)",
 		linked + "Panics in [torchrun.handlers] of module example.com/linked: Panics panicked: boom",
 		linked + "NilCreator in [torchrun.handlers] of module example.com/linked: NilCreator gave a nil registry.Creator",
-		linked + "Taken in [torchrun.handlers] of module example.com/linked: conflicting declarations: registry: backend \"Taken\" is already registered with creator github.com/go-entrypoints/entrypoints/discovery_test.TestDiscoverIsolatesFailures.func4; cannot register creator github.com/go-entrypoints/entrypoints/discovery_test.newFake; fix: rename the entry point, or remove one of the two from the program or the workspace",
+		linked + "Taken in [torchrun.handlers] of module example.com/linked: conflicting declarations: registry: backend \"Taken\" is already registered, with creator github.com/go-entrypoints/entrypoints/discovery_test.TestDiscoverIsolatesFailures.func4; cannot register creator github.com/go-entrypoints/entrypoints/discovery_test.newFake under the same name; fix: rename the entry point, or remove one of the two from the program or the workspace",
 		ws + `:2: entry point notlinked in [torchrun.handlers] of module example.com/ws: declared in the workspace but not linked into this binary; fix: run go generate ./... in the program's main module (its main package needs the line //go:generate go run github.com/go-entrypoints/entrypoints/discovery/cmd/entrypoints generate) and rebuild, or load it at run time with import _ "github.com/go-entrypoints/entrypoints/discovery/dynamic"; if go generate does not link it, go run github.com/go-entrypoints/entrypoints/discovery/cmd/entrypoints check says why`,
 	}, msgs)
 	assert.ErrorIs(t, err, discovery.ErrNotLinked)
@@ -141,7 +142,7 @@ func (l *fakeLoader) Load(ctx context.Context, gowork string, eps []discovery.En
 	if l.panics {
 		panic("loader boom")
 	}
-	discovery.Logger(ctx).Info("fake loader loading", "n", len(eps))
+	hooks.Logger(ctx).Info("fake loader loading", "n", len(eps))
 	vals, errs := make([]any, len(eps)), make([]error, len(eps))
 	var call []string
 	for i, ep := range eps {
@@ -159,13 +160,13 @@ func (l *fakeLoader) Load(ctx context.Context, gowork string, eps []discovery.En
 
 func TestDiscoverLoader(t *testing.T) {
 	defer discovery.ResetLinked()()
-	defer discovery.SetLoader(nil)
+	defer hooks.SetLoader[discovery.EntryPoint](nil)
 	linkHandler("Linked", fakeFactory)
 	gowork := workspace(t, []string{"./ws", "./lk"},
 		module("ws", "example.com/ws", "[torchrun.handlers]\ndyn = example.com/ws:New\nmissing = example.com/ws:Missing\n"),
 		module("lk", "example.com/linked", "[torchrun.handlers]\nLinked = example.com/linked:Linked\n"))
 	l := &fakeLoader{symbols: map[string]any{"example.com/ws:New": fakeFactory}}
-	discovery.SetLoader(l)
+	hooks.SetLoader[discovery.EntryPoint](l)
 
 	r := registry.New()
 	var logs bytes.Buffer
@@ -188,7 +189,7 @@ func TestDiscoverLoader(t *testing.T) {
 	assert.Equal(t, [][]string{{"dyn", "missing"}, {"missing"}}, l.calls)
 
 	// A loader that panics fails its entry points only.
-	discovery.SetLoader(&fakeLoader{panics: true})
+	hooks.SetLoader[discovery.EntryPoint](&fakeLoader{panics: true})
 	rep, err = discovery.Discover(discovery.WithRegistry(registry.New()), discovery.WithWorkspace(gowork))
 	assert.ErrorContains(t, err, "the dynamic loader panicked: loader boom")
 	assert.Equal(t, []string{"[torchrun.handlers] Linked"}, names(rep.Registered))

@@ -7,13 +7,14 @@ import (
 )
 
 // Conditions callers can test for with errors.Is on an error returned by
-// Find or Discover, or on one of its *Error elements.
+// Find, EntryPoint.Load, Load, Lookup or Discover, or on one of its *Error
+// elements.
 var (
 	// ErrNotLinked: an entry point is declared in the workspace but its
 	// code is neither linked into the binary nor loadable dynamically.
 	ErrNotLinked = errors.New("declared in the workspace but not linked into this binary")
-	// ErrConflict: two modules declare the same entry point, or an entry
-	// point's name is taken in the registry by another backend.
+	// ErrConflict: two modules declare the same entry point, or Discover
+	// found an entry point's name already registered by something else.
 	ErrConflict = errors.New("conflicting declarations")
 )
 
@@ -64,8 +65,8 @@ func (e *Error) Error() string {
 func (e *Error) Unwrap() error { return e.Err }
 
 // ErrorList is a list of problems, one per line when printed. It is the
-// error returned by ParseFile, Find and Discover; errors.As and errors.Is see
-// each element.
+// error returned by ParseFile, Find, Load and Discover; errors.As and
+// errors.Is see each element.
 type ErrorList []*Error
 
 func (l ErrorList) Error() string {

@@ -6,6 +6,7 @@ import (
 	"log"
 	"os"
 	"path/filepath"
+	"sync"
 
 	"github.com/go-entrypoints/entrypoints/discovery"
 	"github.com/go-entrypoints/entrypoints/registry"
@@ -71,4 +72,100 @@ func ExampleFind() {
 	}
 	// Output:
 	// myhandler example.com/myhandler:NewHandler example.com/myhandler false
+}
+
+// Greeter is the interface that the plugins of group example.greeters
+// implement, in a module of the program's author.
+type Greeter interface{ Greet(name string) string }
+
+type english struct{}
+
+func (english) Greet(name string) string { return "Hello, " + name }
+
+type french struct{}
+
+func (french) Greet(name string) string { return "Bonjour, " + name }
+
+// newFrench is a factory: Load calls it.
+func newFrench() Greeter { return french{} }
+
+// linkGreeters links two plugins of group example.greeters, as the file
+// that entrypoints generate writes does for a workspace whose modules
+// declare
+//
+//	[example.greeters]
+//	en = example.com/english:English
+//
+// and
+//
+//	[example.greeters]
+//	fr = example.com/french:New
+var linkGreeters = sync.OnceFunc(func() {
+	discovery.Link(
+		discovery.Linked{Group: "example.greeters", Name: "en", Value: "example.com/english:English", Module: "example.com/english", Line: 2, Symbol: english{}},
+		discovery.Linked{Group: "example.greeters", Name: "fr", Value: "example.com/french:New", Module: "example.com/french", Line: 2, Symbol: newFrench},
+	)
+})
+
+// A program loads every plugin of a group of its own, each made a Greeter:
+// en's value is one, fr's is a factory of one.
+func ExampleLoad() {
+	linkGreeters()
+
+	greeters, err := discovery.Load[Greeter]("example.greeters")
+	if err != nil {
+		// Every plugin that failed is named at its file:line; the others
+		// are returned.
+		log.Print(err)
+	}
+	for _, g := range greeters {
+		fmt.Printf("%s (%s): %s\n", g.Name, g.Pos(), g.Value.Greet("Ada"))
+	}
+	// Output:
+	// en (example.com/english/entry_points.txt:2): Hello, Ada
+	// fr (example.com/french/entry_points.txt:2): Bonjour, Ada
+}
+
+// A program loads one plugin by name, as chosen by its user.
+func ExampleLookup() {
+	linkGreeters()
+
+	g, err := discovery.Lookup[Greeter]("example.greeters", "fr")
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(g.Greet("Ada"))
+
+	_, err = discovery.Lookup[Greeter]("example.greeters", "de")
+	fmt.Println(err)
+	// Output:
+	// Bonjour, Ada
+	// no such entry point: group example.greeters has no entry point "de"; it has en, fr
+}
+
+// EntryPoint.Load returns the value of an entry point's symbol as it is,
+// as Python's EntryPoint.load() does: a factory is not called.
+func ExampleEntryPoint_Load() {
+	linkGreeters()
+
+	eps, err := discovery.Find(discovery.WithGroup("example.greeters"))
+	if err != nil {
+		log.Print(err)
+	}
+	for _, ep := range eps {
+		v, err := ep.Load()
+		if err != nil {
+			log.Print(err)
+			continue
+		}
+		switch v := v.(type) {
+		case Greeter:
+			fmt.Printf("%s is a Greeter: %s\n", ep.Name, v.Greet("Ada"))
+		case func() Greeter:
+			fmt.Printf("%s is a factory: %s\n", ep.Name, v().Greet("Ada"))
+		}
+	}
+	// Output:
+	// en is a Greeter: Hello, Ada
+	// fr is a factory: Bonjour, Ada
 }

@@ -1,78 +1,13 @@
 package discovery
 
 import (
-	"context"
 	"fmt"
-	"log/slog"
 	"os"
 	"path/filepath"
 	"runtime/debug"
 	"slices"
 	"sync"
-
-	"github.com/go-entrypoints/entrypoints/registry"
 )
-
-// An Option configures Find and Discover.
-type Option func(*config)
-
-type config struct {
-	workspace string   // go.work named by WithWorkspace, or ""
-	modules   []string // module roots named by WithModules
-	group     string   // only entry points of this group, or all if ""
-	registry  *registry.Registry
-	logger    *slog.Logger
-	ctx       context.Context
-}
-
-func newConfig(opts []Option) *config {
-	c := &config{registry: registry.Default, ctx: context.Background()}
-	for _, o := range opts {
-		o(c)
-	}
-	if c.logger == nil {
-		c.logger = slog.Default()
-	}
-	return c
-}
-
-// WithWorkspace names the go.work file to read, or a directory holding one,
-// instead of the one the go command would use. The named workspace is read
-// even if the running binary was not built from it.
-func WithWorkspace(path string) Option {
-	return func(c *config) { c.workspace = path }
-}
-
-// WithModules makes Find read the entry points of the modules rooted at
-// dirs, in that order, instead of a workspace's. The entrypoints command
-// uses it outside workspace mode, for the modules of the build list.
-func WithModules(dirs ...string) Option {
-	return func(c *config) { c.modules = dirs }
-}
-
-// WithGroup restricts Find to the entry points of one group. Discover always
-// uses HandlersGroup.
-func WithGroup(group string) Option {
-	return func(c *config) { c.group = group }
-}
-
-// WithRegistry makes Discover register handlers in r instead of
-// registry.Default.
-func WithRegistry(r *registry.Registry) Option {
-	return func(c *config) { c.registry = r }
-}
-
-// WithLogger sets the logger that Find and Discover report warnings to,
-// instead of slog.Default().
-func WithLogger(l *slog.Logger) Option {
-	return func(c *config) { c.logger = l }
-}
-
-// WithContext sets the context that bounds loading entry points (a dynamic
-// loader may build code). The default is context.Background().
-func WithContext(ctx context.Context) Option {
-	return func(c *config) { c.ctx = ctx }
-}
 
 // Find returns the entry points available to the running program: those
 // linked into the binary, then those declared by the modules of the
@@ -87,9 +22,14 @@ func WithContext(ctx context.Context) Option {
 // Find returns every well-formed entry point it found, and an ErrorList of
 // the problems it met: lines that do not parse, modules that cannot be
 // read, and two modules declaring the same entry point (the first in use
-// order wins).
+// order wins). An option that does not apply to Find (see Option) is an
+// error, returned alone.
 func Find(opts ...Option) ([]EntryPoint, error) {
-	res := find(newConfig(opts))
+	c, err := newConfig(callFind, "", opts)
+	if err != nil {
+		return nil, err
+	}
+	res := findAll(c)
 	return res.eps, res.problems.err()
 }
 

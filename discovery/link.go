@@ -1,6 +1,11 @@
 package discovery
 
-import "sync"
+import (
+	"slices"
+	"sync"
+
+	"github.com/go-entrypoints/entrypoints/discovery/internal/hooks"
+)
 
 // Linked is an entry point whose symbol is compiled into the binary. Code
 // written by entrypoints generate passes one per declared entry point to
@@ -46,4 +51,117 @@ func (l Linked) entryPoint() EntryPoint {
 		File: l.Module + "/" + FileName, Line: l.Line,
 		Linked: true,
 	}
+}
+
+// linkedValue returns the linked symbol of ep, if ep is linked: a stand-in
+// linked by discoverytest, or an entry point of the linked table with the
+// same group, name and value (and module, if ep names one).
+func linkedValue(ep EntryPoint) (any, bool) {
+	if v, ok := standIn(ep); ok {
+		return v, true
+	}
+	for _, l := range linkedEntryPoints() {
+		if l.Group == ep.Group && l.Name == ep.Name && l.Value == ep.Value && (ep.Module == "" || l.Module == ep.Module) {
+			return l.Symbol, true
+		}
+	}
+	return nil, false
+}
+
+// standInValue is the Value of every stand-in entry point.
+const standInValue = "stand-in"
+
+// standIns holds the groups that discoverytest replaced with stand-ins, in
+// the order they were replaced.
+var standIns struct {
+	sync.Mutex
+	groups []standInGroup
+}
+
+type standInGroup struct {
+	group string
+	eps   []EntryPoint
+	vals  []any
+}
+
+func init() {
+	hooks.LinkStandIns = linkStandIns
+}
+
+// linkStandIns makes group consist of exactly the stand-ins s until undo is
+// called.
+func linkStandIns(group string, s []hooks.StandIn) (undo func()) {
+	g := standInGroup{group: group, eps: make([]EntryPoint, len(s)), vals: make([]any, len(s))}
+	for i, si := range s {
+		g.eps[i] = EntryPoint{Group: group, Name: si.Name, Value: standInValue, File: si.File, Line: si.Line, Linked: true}
+		g.vals[i] = si.Value
+	}
+	standIns.Lock()
+	defer standIns.Unlock()
+	saved := standIns.groups
+	standIns.groups = append(slices.DeleteFunc(slices.Clone(saved), func(o standInGroup) bool { return o.group == group }), g)
+	return func() {
+		standIns.Lock()
+		defer standIns.Unlock()
+		standIns.groups = saved
+	}
+}
+
+// standIn returns the value of ep if it is a stand-in.
+func standIn(ep EntryPoint) (any, bool) {
+	if ep.Value != standInValue {
+		return nil, false
+	}
+	standIns.Lock()
+	defer standIns.Unlock()
+	for _, g := range standIns.groups {
+		if g.group != ep.Group {
+			continue
+		}
+		for i, s := range g.eps {
+			if s.Name == ep.Name {
+				return g.vals[i], true
+			}
+		}
+	}
+	return nil, false
+}
+
+// findAll is find with the stand-ins of discoverytest: a group that has
+// stand-ins has them alone, first, and none of its other entry points or
+// their problems.
+func findAll(c *config) *found {
+	res := find(c)
+	standIns.Lock()
+	groups := standIns.groups
+	standIns.Unlock()
+	if len(groups) == 0 {
+		return res
+	}
+	out := &found{symbols: make(map[int]any), gowork: res.gowork}
+	replaced := make(map[string]bool)
+	for _, g := range groups {
+		replaced[g.group] = true
+		if c.group != "" && g.group != c.group {
+			continue
+		}
+		for i, ep := range g.eps {
+			out.symbols[len(out.eps)] = g.vals[i]
+			out.eps = append(out.eps, ep)
+		}
+	}
+	for i, ep := range res.eps {
+		if replaced[ep.Group] {
+			continue
+		}
+		if s, ok := res.symbols[i]; ok {
+			out.symbols[len(out.eps)] = s
+		}
+		out.eps = append(out.eps, ep)
+	}
+	keep := func(l ErrorList) ErrorList {
+		return slices.DeleteFunc(slices.Clone(l), func(e *Error) bool { return e.EntryPoint != nil && replaced[e.EntryPoint.Group] })
+	}
+	out.problems, out.warnings = keep(res.problems), keep(res.warnings)
+	return out
 }

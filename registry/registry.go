@@ -42,10 +42,14 @@ func New() *Registry {
 // otherwise, discovery.Discover act on.
 var Default = New()
 
-// Register registers creator under backend. Registering the same creator
-// again under the same name does nothing; a different creator under a taken
-// name is an error naming both. Two creators are the same when they are the
-// same function (for closures: the same function literal).
+// Register registers creator under backend. A name can be registered once:
+// registering it again is an error naming both creators, even if the
+// creator is the same. PyTorch lets a second registration of the same
+// creator pass; Go cannot tell whether two funcs are the same (two closures
+// from one function, with different captured configuration, share their
+// code, and whether they do depends on inlining), so a registry that guessed
+// would silently drop some registrations. discovery.Discover keeps track of
+// what it registered, and calling it again registers nothing twice.
 func (r *Registry) Register(backend string, creator Creator) error {
 	if backend == "" {
 		return errors.New("registry: backend name is empty")
@@ -54,10 +58,10 @@ func (r *Registry) Register(backend string, creator Creator) error {
 		return fmt.Errorf("registry: creator of backend %q is nil", backend)
 	}
 	prev, taken := r.creators.LoadOrStore(backend, creator)
-	if !taken || sameFunc(prev.(Creator), creator) {
+	if !taken {
 		return nil
 	}
-	return fmt.Errorf("registry: backend %q is already registered with creator %s; cannot register creator %s", backend, funcName(prev.(Creator)), funcName(creator))
+	return fmt.Errorf("registry: backend %q is already registered, with creator %s; cannot register creator %s under the same name", backend, funcName(prev.(Creator)), funcName(creator))
 }
 
 // Lookup returns the creator registered under backend.
@@ -129,12 +133,6 @@ func CreateHandler(params Parameters) (Handler, error) { return Default.CreateHa
 
 // Backends lists the backends of the Default registry, sorted.
 func Backends() []string { return Default.Backends() }
-
-// sameFunc reports whether a and b are the same function. Go cannot compare
-// funcs with ==; two creators are the same when they run the same code.
-func sameFunc(a, b Creator) bool {
-	return reflect.ValueOf(a).Pointer() == reflect.ValueOf(b).Pointer()
-}
 
 // funcName returns the qualified name of the function behind c, such as
 // "example.com/mybackend.New".

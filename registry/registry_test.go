@@ -40,11 +40,30 @@ func params(backend string) registry.Parameters {
 
 // The tests below mirror PyTorch's RendezvousHandlerRegistryTest.
 
-func TestRegisterSameCreatorTwiceIsOneRegistration(t *testing.T) {
+// PyTorch's test_register_registers_once_if_called_twice_with_same_creator
+// passes a second registration of the same creator; here it fails (see
+// Register): Go cannot tell whether two funcs are the same.
+func TestRegisterSameCreatorTwiceFails(t *testing.T) {
 	r := registry.New()
 	require.NoError(t, r.Register("dummy", createDummy))
-	require.NoError(t, r.Register("dummy", createDummy))
+	err := r.Register("dummy", createDummy)
+	assert.ErrorContains(t, err, `registry: backend "dummy" is already registered, with creator github.com/go-entrypoints/entrypoints/registry_test.createDummy; cannot register creator github.com/go-entrypoints/entrypoints/registry_test.createDummy under the same name`)
 	assert.Equal(t, []string{"dummy"}, r.Backends())
+}
+
+// TestRegisterClosuresOfOneFunction is why: two closures made by one
+// function share their code, and a registry comparing code pointers would
+// drop the second, with its configuration, depending on inlining.
+func TestRegisterClosuresOfOneFunction(t *testing.T) {
+	withEndpoint := func(endpoint string) registry.Creator {
+		return func(p registry.Parameters) (registry.Handler, error) {
+			p.Endpoint = endpoint
+			return createDummy(p)
+		}
+	}
+	r := registry.New()
+	require.NoError(t, r.Register("dummy", withEndpoint("a:1")))
+	assert.ErrorContains(t, r.Register("dummy", withEndpoint("b:2")), `backend "dummy" is already registered`)
 }
 
 func TestRegisterDifferentCreatorFails(t *testing.T) {

@@ -4,6 +4,7 @@ import (
 	"errors"
 
 	"github.com/go-entrypoints/entrypoints/discovery"
+	"github.com/go-entrypoints/entrypoints/discovery/internal/hooks"
 )
 
 // CacheEnv names the environment variable that overrides the directory where
@@ -39,10 +40,10 @@ const (
 )
 
 func init() {
-	discovery.SetLoader(loader{})
+	hooks.SetLoader[discovery.EntryPoint](loader{})
 }
 
-// loader is the discovery.Loader this package installs.
+// loader is the hooks.Loader this package installs.
 type loader struct{}
 
 // unsupported returns the same error for every entry point.

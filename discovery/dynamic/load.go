@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/go-entrypoints/entrypoints/discovery"
+	"github.com/go-entrypoints/entrypoints/discovery/internal/hooks"
 	"github.com/go-entrypoints/entrypoints/registry"
 )
 
@@ -191,7 +192,7 @@ func (l *load) resolve(p *plan) (string, error) {
 	if testing.Testing() {
 		attrs = append(attrs, "note", testCacheNote)
 	}
-	discovery.Logger(l.ctx).Info("discovery/dynamic: built a plugin for entry points not linked into this program", attrs...)
+	hooks.Logger(l.ctx).Info("discovery/dynamic: built a plugin for entry points not linked into this program", attrs...)
 	return so, nil
 }
 

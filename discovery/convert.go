@@ -1,0 +1,117 @@
+package discovery
+
+import (
+	"fmt"
+	"reflect"
+)
+
+// The rule that makes the value of an entry point's symbol a T. Load,
+// Lookup and Discover apply it at run time, with reflect, to the value;
+// entrypoints generate and check apply it before the program runs, with
+// go/types, to the symbol's declared type. The two must stay in step:
+//
+//  1. Value. If the value's type is assignable to T (reflect's
+//     Type.AssignableTo, go/types' AssignableTo: identical types; identical
+//     underlying types where one of the two is not a named type, such as a
+//     func(registry.Parameters) (registry.Handler, error) for a
+//     registry.Creator; T an interface that the type implements), the
+//     value is taken as it is. A nil func, pointer, map, channel or
+//     interface is an error.
+//  2. Factory. Else, if the value is a func that is not variadic, takes no
+//     parameters and returns either one result assignable to T, or two
+//     results of which the first is assignable to T and the second is of
+//     type error exactly, it is a factory: it is called on each load, and
+//     its first result is the value. A nil func, a panic, a non-nil error
+//     or a nil first result fails the entry point.
+//  3. Else the entry point fails with an error naming the symbol's type
+//     and T.
+//
+// Rule 1 comes first: with T = any, or T a func type such as
+// func() Exporter, a func is a value, never called.
+//
+// At run time the value's type is its dynamic type: a var declared with an
+// interface type is judged by the type of the value it holds, which can be
+// assignable to T where the declared type is not. The generator judges the
+// declared type and so refuses such a var; declare it with T, or with a
+// type assignable to T.
+
+// errorType is the type error.
+var errorType = reflect.TypeFor[error]()
+
+// as makes v, the value of ep's symbol, a T by the rule above.
+func as[T any](ep EntryPoint, v any) (t T, err error) {
+	want := reflect.TypeFor[T]()
+	sym := symbolName(ep)
+	if v == nil {
+		return t, fmt.Errorf("%s is nil; want %s", sym, want)
+	}
+	rv := reflect.ValueOf(v)
+	typ := rv.Type()
+	switch {
+	case typ.AssignableTo(want):
+		if isNil(rv) {
+			return t, fmt.Errorf("%s is a nil %s", sym, typ)
+		}
+		reflect.ValueOf(&t).Elem().Set(rv)
+		return t, nil
+	case isFactory(typ, want):
+		if rv.IsNil() {
+			return t, fmt.Errorf("%s is a nil %s", sym, typ)
+		}
+		return callFactory[T](sym, rv)
+	}
+	return t, fmt.Errorf("%s has type %s; want %s, or a func() returning %s or (%s, error)", sym, typ, want, want, want)
+}
+
+// isFactory reports whether typ is the type of a factory of want values:
+// func() R or func() (R, error), with R assignable to want.
+func isFactory(typ, want reflect.Type) bool {
+	if typ.Kind() != reflect.Func || typ.NumIn() != 0 || typ.IsVariadic() {
+		return false
+	}
+	switch typ.NumOut() {
+	case 1:
+		return typ.Out(0).AssignableTo(want)
+	case 2:
+		return typ.Out(0).AssignableTo(want) && typ.Out(1) == errorType
+	}
+	return false
+}
+
+// callFactory calls the factory f, named sym, and returns its value.
+func callFactory[T any](sym string, f reflect.Value) (t T, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			var zero T
+			t, err = zero, fmt.Errorf("%s panicked: %v", sym, p)
+		}
+	}()
+	out := f.Call(nil)
+	if len(out) == 2 && !out[1].IsNil() {
+		return t, fmt.Errorf("%s failed: %w", sym, out[1].Interface().(error))
+	}
+	if isNil(out[0]) {
+		return t, fmt.Errorf("%s gave a nil %s", sym, reflect.TypeFor[T]())
+	}
+	reflect.ValueOf(&t).Elem().Set(out[0])
+	return t, nil
+}
+
+// isNil reports whether v is a nil func, pointer, map, channel or
+// interface. A nil slice is an empty list, and is not nil here.
+func isNil(v reflect.Value) bool {
+	switch v.Kind() {
+	case reflect.Func, reflect.Pointer, reflect.Map, reflect.Chan, reflect.Interface, reflect.UnsafePointer:
+		return v.IsNil()
+	}
+	return false
+}
+
+// symbolName names ep's symbol in errors: its Symbol, or, for an entry
+// point without one (a stand-in), its name.
+func symbolName(ep EntryPoint) string {
+	if s := ep.Symbol(); s != "" {
+		return s
+	}
+	return ep.Name
+}
