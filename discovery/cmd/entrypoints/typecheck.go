@@ -133,7 +133,7 @@ func (p *project) checkLoads(pkg *packages.Package, ep discovery.EntryPoint, loa
 	}
 	return &symbolError{
 		fmt.Errorf("%s.%s has type %s; %s", ep.ImportPath(), ep.Symbol(),
-			types.TypeString(obj.Type(), types.RelativeTo(pkg.Types)), strings.Join(errs, "; ")),
+			typeString(obj.Type()), strings.Join(errs, "; ")),
 		fmt.Sprintf("make %s a func() %s, or a var of type %s", ep.Symbol(), want[0], want[0]),
 	}
 }
@@ -176,7 +176,7 @@ func checkSymbol(pkg *packages.Package, ep discovery.EntryPoint, creator types.T
 	if ep.Group == discovery.HandlersGroup && creator != nil {
 		if !loadRule(obj.Type(), creator) {
 			return &symbolError{fmt.Errorf("%s.%s has type %s; want func() registry.Creator or registry.Creator", path, sym,
-				types.TypeString(obj.Type(), types.RelativeTo(pkg.Types))),
+				typeString(obj.Type())),
 				"change " + sym + " to a func() registry.Creator"}
 		}
 	}
