@@ -3,7 +3,6 @@ package etcd_test
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -199,19 +198,14 @@ func TestNodeKilledWhileRoundForms(t *testing.T) {
 	}
 }
 
-// stateHas reports whether the forming round of run has n participants.
+// stateHas reports whether round 0 of run has n join keys.
 func stateHas(t *testing.T, srv *embedded.Server, run string, n int) bool {
 	cli, err := clientv3.New(clientv3.Config{Endpoints: []string{srv.Endpoint()}, Logger: zap.NewNop()})
 	require.NoError(t, err)
 	defer cli.Close()
-	resp, err := cli.Get(context.Background(), etcd.DefaultPrefix+"/"+run+"/rdzv/state")
+	resp, err := cli.Get(context.Background(), etcd.DefaultPrefix+"/"+run+"/rdzv/round/0/join/", clientv3.WithPrefix(), clientv3.WithCountOnly())
 	require.NoError(t, err)
-	if len(resp.Kvs) == 0 {
-		return false
-	}
-	var st struct{ Participants []json.RawMessage }
-	require.NoError(t, json.Unmarshal(resp.Kvs[0].Value, &st))
-	return len(st.Participants) == n
+	return resp.Count == int64(n)
 }
 
 func TestLateJoinerWaitsAndIsAdmitted(t *testing.T) {
@@ -322,7 +316,8 @@ func TestCorruptStateIsReported(t *testing.T) {
 	cli, err := clientv3.New(clientv3.Config{Endpoints: []string{srv.Endpoint()}, Logger: zap.NewNop()})
 	require.NoError(t, err)
 	defer cli.Close()
-	_, err = cli.Put(ctx, etcd.DefaultPrefix+"/corrupt/rdzv/state", "{not json")
+	sealed := etcd.DefaultPrefix + "/corrupt/rdzv/sealed"
+	_, err = cli.Put(ctx, sealed, "{not a number")
 	require.NoError(t, err)
 	_, err = cli.Put(ctx, etcd.DefaultPrefix+"/corrupt/store/0/n", "seven")
 	require.NoError(t, err)
@@ -330,11 +325,12 @@ func TestCorruptStateIsReported(t *testing.T) {
 	hs := newNodes(t, params(srv.Endpoint(), "corrupt", 1, 1, nil), 1)
 	_, err = hs[0].NextRendezvous(ctx)
 	require.ErrorIs(t, err, registry.ErrState)
-	assert.Contains(t, err.Error(), "etcdctl del "+etcd.DefaultPrefix+"/corrupt/rdzv/state")
-	_, err = hs[0].IsClosed(ctx)
+	assert.Contains(t, err.Error(), sealed)
+	assert.Contains(t, err.Error(), "etcdctl del --prefix "+etcd.DefaultPrefix+"/corrupt/")
+	_, err = hs[0].NumNodesWaiting(ctx)
 	require.ErrorIs(t, err, registry.ErrState)
 
-	_, err = cli.Delete(ctx, etcd.DefaultPrefix+"/corrupt/rdzv/state")
+	_, err = cli.Delete(ctx, sealed)
 	require.NoError(t, err)
 	info, err := hs[0].NextRendezvous(ctx)
 	require.NoError(t, err)

@@ -12,11 +12,16 @@
 // in. A node that dies loses its etcd lease after keep_alive_interval times
 // keep_alive_max_attempt and is dropped; the survivors re-rendezvous.
 //
-// The state of a run is one JSON value under <prefix>/<run id>/rdzv/state,
-// changed only by compare-and-swap transactions on its revision; nodes wait
-// for changes with etcd watches, never by polling. Every node holds a lease
-// and a key under <prefix>/<run id>/rdzv/alive/. The store of round r of a
-// run lives under <prefix>/<run id>/store/<r>/.
+// Each node's cost is constant in the size of the job: a node joins by
+// putting a key of its own under the round, with its lease, in one
+// transaction that also counts the round's keys; the node that sees
+// MaxNodes, or that ends the last call, seals the round with a key created
+// once; ranks are counts of keys at the seal's revision; waiting nodes
+// watch only the run's closed key and the round's control keys. No key is
+// written by every node, and no node reads or watches what every node
+// writes. The README describes the keys and the requests of each node. A
+// dead node's keys go with its lease. The store of round r of a run lives
+// under <prefix>/<run id>/store/<r>/.
 //
 // The backend is an out-of-tree handler: its entry_points.txt declares it
 // in group torchrun.handlers, and discovery.Discover registers it.
@@ -29,15 +34,13 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"math/rand/v2"
 	"net"
-	"net/url"
 	"os"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
 
+	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.uber.org/zap"
 	"google.golang.org/grpc"
@@ -95,21 +98,17 @@ func New(p registry.Parameters) (registry.Handler, error) {
 	}
 	id := make([]byte, 4)
 	_, _ = crand.Read(id)
-	base := cfg.prefix + "/" + url.PathEscape(p.RunID)
 	h := &Handler{
-		cfg:         cfg,
-		bounds:      bounds{min: p.MinNodes, max: p.MaxNodes, lastCall: cfg.lastCallTimeout},
-		runID:       p.RunID,
-		cli:         cli,
-		rdzvPrefix:  base + "/rdzv/",
-		stateKey:    base + "/rdzv/state",
-		alivePrefix: base + "/rdzv/alive/",
-		storePrefix: base + "/store/",
-		self: member{
-			ID:   fmt.Sprintf("%s_%d_%s", cfg.localAddr, os.Getpid(), hex.EncodeToString(id)),
-			Addr: cfg.localAddr,
-		},
-		reach: newReachability(min(unreachableAfter, cfg.readTimeout/2)),
+		cfg:          cfg,
+		minNodes:     p.MinNodes,
+		maxNodes:     p.MaxNodes,
+		runID:        p.RunID,
+		cli:          cli,
+		k:            newKeys(cfg.prefix, p.RunID),
+		id:           fmt.Sprintf("%s_%d_%s", cfg.localAddr, os.Getpid(), hex.EncodeToString(id)),
+		leaseChanged: make(chan struct{}, 1),
+		round:        -1,
+		reach:        newReachability(min(unreachableAfter, cfg.readTimeout/2)),
 	}
 	cctx, stop := context.WithCancel(context.Background())
 	h.connStop, h.connDone = stop, make(chan struct{})
@@ -121,30 +120,33 @@ func New(p registry.Parameters) (registry.Handler, error) {
 }
 
 // Handler is an etcd rendezvous handler: one node of one run. Its methods
-// are safe for concurrent use.
+// are safe for concurrent use; concurrent NextRendezvous calls run one
+// after the other.
 type Handler struct {
-	cfg    config
-	bounds bounds
-	runID  string
-	cli    *clientv3.Client
-	self   member
+	cfg                config
+	minNodes, maxNodes int
+	runID              string
+	cli                *clientv3.Client
+	k                  keys
+	id                 string // this node's identifier, <local addr>_<pid>_<random>
 
-	rdzvPrefix, stateKey, alivePrefix, storePrefix string
-
-	leaseMu sync.Mutex // serialises lease grants
-	lease   clientv3.LeaseID
+	leaseMu      sync.Mutex // serialises lease grants
+	lease        clientv3.LeaseID
+	leaseChanged chan struct{} // receives when a new lease replaces an expired one
 
 	reach    *reachability
 	connStop context.CancelFunc // stops following the connection
 	connDone chan struct{}
 
-	mu       sync.Mutex
-	kaStop   context.CancelFunc // stops the keep-alive loop
-	kaDone   chan struct{}
-	shut     bool
-	shutOK   bool
-	lastPort int // bootstrap port of the last NextRendezvous
-	shutErr  error
+	rdzvMu sync.Mutex // serialises NextRendezvous
+
+	mu      sync.Mutex
+	round   int                // round of this node's join key, -1 before the first join
+	kaStop  context.CancelFunc // stops the keep-alive loop
+	kaDone  chan struct{}
+	shut    bool
+	shutOK  bool
+	shutErr error
 }
 
 // Backend returns "etcd".
@@ -154,39 +156,21 @@ func (h *Handler) Backend() string { return Backend }
 func (h *Handler) RunID() string { return h.runID }
 
 // NextRendezvous joins the next round of the run and blocks until it
-// completes, at most join_timeout. See registry.Handler.
+// completes. It fails with an error wrapping registry.ErrTimeout after
+// join_timeout, except while the node waits behind a full round (which it
+// may do until ctx is done, as PyTorch's redundant nodes do), and with one
+// wrapping registry.ErrGracefulExit if the run is closed meanwhile. See
+// registry.Handler.
 func (h *Handler) NextRendezvous(ctx context.Context) (registry.Info, error) {
 	if err := h.checkOpen(); err != nil {
 		return registry.Info{}, err
 	}
-	ctx, cancel := context.WithTimeoutCause(ctx, h.cfg.joinTimeout,
-		fmt.Errorf("rendezvous did not complete within join_timeout (%v); start more nodes or raise join_timeout", h.cfg.joinTimeout))
-	defer cancel()
-	me := h.self
-	// The port also tells this call's entries in the state from those of
-	// an earlier call, so it must differ from the last one.
-	h.mu.Lock()
-	last := h.lastPort
-	h.mu.Unlock()
-	port := last
-	for tries := 0; port == last && tries < 5; tries++ {
-		var err error
-		if port, err = freePort(); err != nil {
-			return registry.Info{}, err
-		}
-	}
-	if port == last {
-		return registry.Info{}, fmt.Errorf("etcd rendezvous: no free port for the bootstrap store other than %d", last)
-	}
-	h.mu.Lock()
-	h.lastPort = port
-	h.mu.Unlock()
-	me.Port = port
-	if err := h.ensureLive(ctx); err != nil {
-		return registry.Info{}, err
-	}
-	info, err := h.rendezvous(ctx, me)
-	if err != nil && ctx.Err() != nil {
+	h.rdzvMu.Lock()
+	defer h.rdzvMu.Unlock()
+	jt := h.newJoinTimer(ctx)
+	defer jt.stop()
+	info, err := h.rendezvous(jt.ctx, jt)
+	if err != nil && !errors.Is(err, registry.ErrConnection) {
 		// Give up our place, so that no round counts a node that left.
 		lctx, lcancel := context.WithTimeout(context.WithoutCancel(ctx), leaveTimeout)
 		_ = h.leave(lctx)
@@ -195,284 +179,18 @@ func (h *Handler) NextRendezvous(ctx context.Context) (registry.Info, error) {
 	return info, err
 }
 
-// rendezvous runs PyTorch's exit-then-join operation against the shared
-// state until this node is a participant of a complete round.
-func (h *Handler) rendezvous(ctx context.Context, me member) (registry.Info, error) {
-	// The first read fails fast when etcd is unreachable. The watch starts
-	// before the second read, so that no change after that read is missed;
-	// a watch from the current revision is served at once, where one from
-	// a past revision may wait for etcd's catch-up loop.
-	if _, err := h.read(ctx); err != nil {
-		return registry.Info{}, err
-	}
-	watch := stateWatch{h: h, parent: ctx}
-	defer watch.stop()
-	watch.start()
-	snap, err := h.read(ctx)
-	if err != nil {
-		return registry.Info{}, err
-	}
-	left := false
-	conflicts := 0
-	// The guard's period is the lease TTL: the time etcd itself takes to
-	// notice a dead node.
-	resyncEvery := time.Duration(h.cfg.leaseTTL()) * time.Second
-	resync := time.NewTimer(resyncEvery)
-	defer resync.Stop()
-	var unreachable error // the last failed read while waiting
-	var timer *time.Timer
-	defer func() {
-		if timer != nil {
-			timer.Stop()
-		}
-	}()
-	for {
-		if !snap.alive[me.ID] {
-			// Our lease expired (etcd lost us for longer than its TTL):
-			// take a new one before touching the state.
-			err := h.renew(ctx)
-			if errors.Is(err, registry.ErrConnection) {
-				unreachable = err
-			} else if err != nil {
-				return registry.Info{}, err
-			}
-			if snap, err = h.resubscribe(ctx, &watch, &unreachable); err != nil {
-				return registry.Info{}, err
-			}
-			continue
-		}
-		if snap.st.Closed {
-			return registry.Info{}, fmt.Errorf("etcd rendezvous: run %q: %w", h.runID, registry.ErrClosed)
-		}
-		if !left && snap.st.holds(me) {
-			// An update of ours whose answer was lost did apply: this
-			// call's port is in the state.
-			left = true
-		}
-		now := time.Now()
-		next := snap.st.clone()
-		changed := next.removeDead(snap.alive, h.bounds, now)
-		if !left {
-			changed = next.leave(me.ID, h.bounds, now) || changed
-		}
-		changed = next.join(me, h.bounds, now) || changed
-		if changed {
-			fresh, ok, err := h.cas(ctx, snap, next)
-			if errors.Is(err, registry.ErrConnection) {
-				// etcd went away; the update may or may not have applied.
-				// Ride out the outage, then go on from what etcd holds.
-				unreachable = err
-				if snap, err = h.resubscribe(ctx, &watch, &unreachable); err != nil {
-					return registry.Info{}, err
-				}
-				continue
-			}
-			if err != nil {
-				return registry.Info{}, err
-			}
-			left = left || ok
-			snap = fresh
-			if !ok {
-				// Lost a race with another node's update: back off a
-				// little, at random, so that a crowd joining at once
-				// does not retry in lockstep.
-				conflicts++
-				if err := sleep(ctx, rand.N(time.Duration(min(conflicts, 10))*time.Millisecond)); err != nil {
-					return registry.Info{}, h.waitError(ctx, nil)
-				}
-			}
-			continue
-		}
-		left = true
-		if next.Complete {
-			if rank := indexOf(next.Participants, me.ID); rank >= 0 {
-				return h.info(next, rank), nil
-			}
-		}
-
-		var deadline <-chan time.Time
-		if !next.Complete && next.Deadline != 0 {
-			wait := time.Until(time.UnixMilli(next.Deadline)) + time.Millisecond
-			if timer == nil {
-				timer = time.NewTimer(wait)
-			} else {
-				timer.Reset(wait)
-			}
-			deadline = timer.C
-		}
-		var err error
-		select {
-		case resp, ok := <-watch.ch:
-			if !ok || resp.Err() != nil {
-				// The watch broke, most likely because etcd went away.
-				if snap, err = h.resubscribe(ctx, &watch, &unreachable); err != nil {
-					return registry.Info{}, err
-				}
-				continue
-			}
-			// The events carry every change: apply them rather than
-			// read the state again, which would cost every waiting node
-			// a read for every change.
-			if err := h.apply(&snap, resp.Events); err != nil {
-				return registry.Info{}, err
-			}
-		case <-deadline:
-		case <-resync.C:
-			// A guard, not the mechanism: should a watch ever be lost
-			// silently (say across an etcd restart), a read that shows a
-			// change the watch did not deliver replaces it.
-			resync.Reset(resyncEvery)
-			fresh, err := h.readRiding(ctx, &unreachable)
-			if err != nil {
-				return registry.Info{}, err
-			}
-			if fresh.modRev == snap.modRev && len(fresh.alive) == len(snap.alive) {
-				snap = fresh
-				continue
-			}
-			if snap, err = h.resubscribe(ctx, &watch, &unreachable); err != nil {
-				return registry.Info{}, err
-			}
-		case <-ctx.Done():
-			return registry.Info{}, h.waitError(ctx, unreachable)
-		}
-	}
-}
-
-// resubscribe replaces the watch and reads the state again, waiting for
-// etcd to come back if it is away: a node in a rendezvous rides out an
-// etcd outage until its time is up.
-func (h *Handler) resubscribe(ctx context.Context, watch *stateWatch, unreachable *error) (snapshot, error) {
-	watch.stop()
-	if err := sleep(ctx, watchRetry); err != nil {
-		return snapshot{}, h.waitError(ctx, *unreachable)
-	}
-	watch.start() // returns once etcd has set the watch up
-	return h.readRiding(ctx, unreachable)
-}
-
-// readRiding reads the state, retrying while etcd is unreachable, until
-// ctx is done.
-func (h *Handler) readRiding(ctx context.Context, unreachable *error) (snapshot, error) {
-	for {
-		snap, err := h.read(ctx)
-		if !errors.Is(err, registry.ErrConnection) {
-			return snap, err
-		}
-		*unreachable = err
-		if err := sleep(ctx, watchRetry); err != nil {
-			return snapshot{}, h.waitError(ctx, *unreachable)
-		}
-	}
-}
-
-// apply brings snap up to date with watch events. Events the snapshot
-// already reflects (the watch starts before the read, and a node knows
-// its own updates) are skipped by revision.
-func (h *Handler) apply(snap *snapshot, events []*clientv3.Event) error {
-	for _, ev := range events {
-		key, rev := string(ev.Kv.Key), ev.Kv.ModRevision
-		switch {
-		case key == h.stateKey:
-			if rev <= snap.stateRev {
-				continue
-			}
-			if ev.Type == clientv3.EventTypeDelete {
-				snap.st, snap.modRev = state{}, 0
-			} else {
-				st, err := decodeState(h.stateKey, ev.Kv.Value)
-				if err != nil {
-					return err
-				}
-				snap.st, snap.modRev = st, rev
-			}
-			snap.stateRev = rev
-		case strings.HasPrefix(key, h.alivePrefix):
-			if rev <= snap.aliveRev {
-				continue
-			}
-			if id, err := url.PathUnescape(strings.TrimPrefix(key, h.alivePrefix)); err == nil {
-				if ev.Type == clientv3.EventTypeDelete {
-					delete(snap.alive, id)
-				} else {
-					snap.alive[id] = true
-				}
-			}
-			snap.aliveRev = rev
-		}
-	}
-	return nil
-}
-
-// waitError is the error of a wait that ctx ended.
-func (h *Handler) waitError(ctx context.Context, unreachable error) error {
-	err := h.opError(ctx, ctx, "waiting for the round to complete", ctx.Err())
-	if unreachable != nil {
-		err = fmt.Errorf("%w (etcd was unreachable meanwhile: %v)", err, unreachable)
-	}
-	return err
-}
-
-// stateWatch watches the rendezvous keys of a run.
-type stateWatch struct {
-	h      *Handler
-	parent context.Context
-	cancel context.CancelFunc
-	ch     clientv3.WatchChan
-}
-
-// start watches from the current revision on. It returns once etcd has
-// set the watch up, or the parent context is done.
-func (w *stateWatch) start() {
-	var ctx context.Context
-	ctx, w.cancel = context.WithCancel(w.parent)
-	w.ch = w.h.cli.Watch(ctx, w.h.rdzvPrefix, clientv3.WithPrefix())
-}
-
-func (w *stateWatch) stop() {
-	if w.cancel != nil {
-		w.cancel()
-	}
-	w.ch, w.cancel = nil, nil
-}
-
-func (h *Handler) info(st state, rank int) registry.Info {
-	boot := st.Participants[0]
-	return registry.Info{
-		Store:     &Store{h: h, prefix: h.storePrefix + strconv.Itoa(st.Round) + "/"},
-		Rank:      rank,
-		WorldSize: len(st.Participants),
-		Bootstrap: registry.BootstrapInfo{Addr: boot.Addr, Port: boot.Port},
-	}
-}
-
-// leave removes this node from the state of the run.
-func (h *Handler) leave(ctx context.Context) error {
-	for {
-		snap, err := h.read(ctx)
-		if err != nil {
-			return err
-		}
-		next := snap.st.clone()
-		if !next.leave(h.self.ID, h.bounds, time.Now()) {
-			return nil
-		}
-		if _, ok, err := h.cas(ctx, snap, next); err != nil || ok {
-			return err
-		}
-	}
-}
-
 // IsClosed reports whether the run has been closed.
 func (h *Handler) IsClosed(ctx context.Context) (bool, error) {
 	if err := h.checkOpen(); err != nil {
 		return false, err
 	}
-	snap, err := h.read(ctx)
+	octx, cancel := h.opContext(ctx)
+	defer cancel()
+	resp, err := h.cli.Get(octx, h.k.closed(), clientv3.WithCountOnly())
 	if err != nil {
-		return false, err
+		return false, h.opError(ctx, octx, "reading whether the run is closed", err)
 	}
-	return snap.st.Closed, nil
+	return resp.Count > 0, nil
 }
 
 // SetClosed closes the run, within close_timeout: every node's
@@ -484,43 +202,53 @@ func (h *Handler) SetClosed(ctx context.Context) error {
 	ctx, cancel := context.WithTimeoutCause(ctx, h.cfg.closeTimeout,
 		fmt.Errorf("closing did not complete within close_timeout (%v)", h.cfg.closeTimeout))
 	defer cancel()
-	snap, err := h.read(ctx)
-	for err == nil {
-		if snap.st.Closed {
-			return nil
-		}
-		next := snap.st.clone()
-		next.Closed = true
-		var ok bool
-		if snap, ok, err = h.cas(ctx, snap, next); ok {
-			return nil
-		}
+	octx, ocancel := h.opContext(ctx)
+	defer ocancel()
+	if _, err := h.cli.Put(octx, h.k.closed(), "closed"); err != nil {
+		return h.opError(ctx, octx, "closing the run", err)
 	}
-	return err
+	return nil
 }
 
-// NumNodesWaiting returns the number of live nodes waiting for the next
-// round while the current one runs.
+// NumNodesWaiting returns the number of nodes waiting for the next round
+// while the current one runs: the join keys of the round after the run's
+// last sealed round. Nodes behind a round of MaxNodes are not counted, as
+// PyTorch does not count its redundant nodes, until a place frees up.
 func (h *Handler) NumNodesWaiting(ctx context.Context) (int, error) {
 	if err := h.checkOpen(); err != nil {
 		return 0, err
 	}
-	snap, err := h.read(ctx)
+	octx, cancel := h.opContext(ctx)
+	defer cancel()
+	resp, err := h.cli.Get(octx, h.k.sealed())
+	if err != nil {
+		return 0, h.opError(ctx, octx, "reading the run's last round", err)
+	}
+	if len(resp.Kvs) == 0 {
+		return 0, nil // no round has been sealed: nobody waits for one to end
+	}
+	s, err := parseRound(h.k.sealed(), resp.Kvs[0].Value)
 	if err != nil {
 		return 0, err
 	}
-	n := 0
-	for _, m := range snap.st.Wait {
-		if snap.alive[m.ID] {
-			n++
-		}
+	counts, err := h.cli.Txn(octx).Then(
+		clientv3.OpGet(h.k.joins(s), clientv3.WithPrefix(), clientv3.WithCountOnly()),
+		clientv3.OpGet(h.k.joins(s+1), clientv3.WithPrefix(), clientv3.WithCountOnly()),
+	).Commit()
+	if err != nil {
+		return 0, h.opError(ctx, octx, "counting the waiting nodes", err)
 	}
-	return n, nil
+	running, waiting := counts.Responses[0].GetResponseRange().Count, counts.Responses[1].GetResponseRange().Count
+	if running >= int64(h.maxNodes) {
+		return 0, nil
+	}
+	return int(waiting), nil
 }
 
-// Shutdown leaves the run, revokes this node's lease and closes the etcd
-// client, within close_timeout. Unlike PyTorch's, it does not close the
-// run: the other nodes go on. Later calls return the first call's result.
+// Shutdown revokes this node's lease, which deletes its keys, and closes
+// the etcd client, within close_timeout. Unlike PyTorch's, it does not
+// close the run: the other nodes go on. Later calls return the first
+// call's result.
 func (h *Handler) Shutdown(ctx context.Context) (bool, error) {
 	h.mu.Lock()
 	if h.shut {
@@ -534,13 +262,10 @@ func (h *Handler) Shutdown(ctx context.Context) (bool, error) {
 	ctx, cancel := context.WithTimeout(ctx, h.cfg.closeTimeout)
 	defer cancel()
 	var errs []error
-	h.leaseMu.Lock()
-	lease := h.lease
-	h.leaseMu.Unlock()
-	if lease != 0 {
-		errs = append(errs, h.leave(ctx))
+	if lease := h.currentLease(); lease != 0 {
 		octx, ocancel := h.opContext(ctx)
-		if _, err := h.cli.Revoke(octx, lease); err != nil {
+		_, err := h.cli.Revoke(octx, lease)
+		if err != nil && !errors.Is(err, rpctypes.ErrLeaseNotFound) {
 			errs = append(errs, h.opError(ctx, octx, "revoking the node's lease", err))
 		}
 		ocancel()
@@ -574,79 +299,6 @@ func (h *Handler) checkOpen() error {
 		return fmt.Errorf("etcd rendezvous: handler of run %q is shut down; create a new one: %w", h.runID, registry.ErrRendezvous)
 	}
 	return nil
-}
-
-// snapshot is the state as read at one etcd revision.
-type snapshot struct {
-	st       state
-	modRev   int64 // revision of the state key, 0 if absent
-	stateRev int64 // revision as of which st is known
-	alive    map[string]bool
-	aliveRev int64 // revision as of which alive is known
-}
-
-func (h *Handler) readOps() []clientv3.Op {
-	return []clientv3.Op{
-		clientv3.OpGet(h.stateKey),
-		clientv3.OpGet(h.alivePrefix, clientv3.WithPrefix(), clientv3.WithKeysOnly()),
-	}
-}
-
-// read returns the state of the run and the set of live nodes, atomically.
-func (h *Handler) read(ctx context.Context) (snapshot, error) {
-	octx, cancel := h.opContext(ctx)
-	defer cancel()
-	resp, err := h.cli.Txn(octx).Then(h.readOps()...).Commit()
-	if err != nil {
-		return snapshot{}, h.opError(ctx, octx, "reading the rendezvous state", err)
-	}
-	return h.snapshotOf(resp)
-}
-
-func (h *Handler) snapshotOf(resp *clientv3.TxnResponse) (snapshot, error) {
-	rev := resp.Header.Revision
-	snap := snapshot{stateRev: rev, aliveRev: rev, alive: make(map[string]bool)}
-	if len(resp.Responses) != 2 {
-		return snapshot{}, fmt.Errorf("etcd rendezvous: unexpected transaction response with %d results: %w", len(resp.Responses), registry.ErrState)
-	}
-	if kvs := resp.Responses[0].GetResponseRange().GetKvs(); len(kvs) > 0 {
-		st, err := decodeState(h.stateKey, kvs[0].Value)
-		if err != nil {
-			return snapshot{}, err
-		}
-		snap.st, snap.modRev = st, kvs[0].ModRevision
-	}
-	for _, kv := range resp.Responses[1].GetResponseRange().GetKvs() {
-		if id, err := url.PathUnescape(strings.TrimPrefix(string(kv.Key), h.alivePrefix)); err == nil {
-			snap.alive[id] = true
-		}
-	}
-	return snap, nil
-}
-
-// cas writes next if the state is still the one in snap. It returns the
-// state after the attempt and whether it succeeded.
-func (h *Handler) cas(ctx context.Context, snap snapshot, next state) (snapshot, bool, error) {
-	value, err := next.encode()
-	if err != nil {
-		return snapshot{}, false, err
-	}
-	octx, cancel := h.opContext(ctx)
-	defer cancel()
-	resp, err := h.cli.Txn(octx).
-		If(clientv3.Compare(clientv3.ModRevision(h.stateKey), "=", snap.modRev)).
-		Then(clientv3.OpPut(h.stateKey, value)).
-		Else(h.readOps()...).
-		Commit()
-	if err != nil {
-		return snapshot{}, false, h.opError(ctx, octx, "updating the rendezvous state", err)
-	}
-	if resp.Succeeded {
-		rev := resp.Header.Revision
-		return snapshot{st: next, modRev: rev, stateRev: rev, alive: snap.alive, aliveRev: snap.aliveRev}, true, nil
-	}
-	fresh, err := h.snapshotOf(resp)
-	return fresh, false, err
 }
 
 // opContext bounds one request to etcd by read_timeout, and ends it once

@@ -3,25 +3,19 @@ package etcd
 import (
 	"context"
 	"errors"
-	"fmt"
-	"net/url"
 	"time"
 
 	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
 	clientv3 "go.etcd.io/etcd/client/v3"
 )
 
-// ensureLive gives the node a lease and an alive key on first use, and
-// starts the loop that keeps them.
+// ensureLive gives the node a lease on first use, and starts the loop
+// that keeps it.
 func (h *Handler) ensureLive(ctx context.Context) error {
-	h.leaseMu.Lock()
-	has := h.lease != 0
-	h.leaseMu.Unlock()
-	if has {
-		return nil
-	}
-	if err := h.renew(ctx); err != nil {
-		return err
+	if h.currentLease() == 0 {
+		if err := h.renew(ctx); err != nil {
+			return err
+		}
 	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
@@ -34,33 +28,42 @@ func (h *Handler) ensureLive(ctx context.Context) error {
 	return nil
 }
 
-// renew makes sure the node's alive key exists under a live lease,
-// granting a new lease if the old one expired.
+func (h *Handler) currentLease() clientv3.LeaseID {
+	h.leaseMu.Lock()
+	defer h.leaseMu.Unlock()
+	return h.lease
+}
+
+// renew makes sure the node holds a live lease, granting a new one if the
+// old one expired (etcd was unreachable for longer than its TTL). The
+// node's keys went with the old lease; a waiting NextRendezvous is told
+// through leaseChanged, and joins again.
 func (h *Handler) renew(ctx context.Context) error {
 	h.leaseMu.Lock()
 	defer h.leaseMu.Unlock()
 	octx, cancel := h.opContext(ctx)
 	defer cancel()
-	lease := h.lease
-	if lease != 0 {
-		if _, err := h.cli.KeepAliveOnce(octx, lease); errors.Is(err, rpctypes.ErrLeaseNotFound) {
-			lease = 0
-		} else if err != nil {
+	if h.lease != 0 {
+		_, err := h.cli.KeepAliveOnce(octx, h.lease)
+		if err == nil {
+			return nil
+		}
+		if !errors.Is(err, rpctypes.ErrLeaseNotFound) {
 			return h.opError(ctx, octx, "renewing the node's lease", err)
 		}
 	}
-	if lease == 0 {
-		resp, err := h.cli.Grant(octx, h.cfg.leaseTTL())
-		if err != nil {
-			return h.opError(ctx, octx, "granting the node's lease", err)
+	resp, err := h.cli.Grant(octx, h.cfg.leaseTTL())
+	if err != nil {
+		return h.opError(ctx, octx, "granting the node's lease", err)
+	}
+	replaced := h.lease != 0
+	h.lease = resp.ID
+	if replaced {
+		select {
+		case h.leaseChanged <- struct{}{}:
+		default:
 		}
-		lease = resp.ID
 	}
-	key := h.alivePrefix + url.PathEscape(h.self.ID)
-	if _, err := h.cli.Put(octx, key, "", clientv3.WithLease(lease)); err != nil {
-		return h.opError(ctx, octx, fmt.Sprintf("writing the node's alive key %s", key), err)
-	}
-	h.lease = lease
 	return nil
 }
 
@@ -78,11 +81,8 @@ func (h *Handler) keepAlive(ctx context.Context, done chan<- struct{}) {
 			return
 		case <-t.C:
 		}
-		h.leaseMu.Lock()
-		lease := h.lease
-		h.leaseMu.Unlock()
 		octx, cancel := context.WithTimeout(ctx, h.cfg.keepAlive)
-		_, err := h.cli.KeepAliveOnce(octx, lease)
+		_, err := h.cli.KeepAliveOnce(octx, h.currentLease())
 		cancel()
 		if errors.Is(err, rpctypes.ErrLeaseNotFound) {
 			// A failure here is retried at the next tick.

@@ -89,7 +89,7 @@ func TestParseFlagsErrors(t *testing.T) {
 		{"standalone endpoint", []string{"--standalone", "--rdzv-endpoint", "h:1"}, "do not give --rdzv-endpoint"},
 		{"standalone static", []string{"--standalone", "--rdzv-backend", "static"}, "drop --rdzv-backend"},
 		{"standalone node rank", []string{"--standalone", "--node-rank", "0"}, "do not give --node-rank"},
-		{"standalone too many nodes", []string{"--standalone", "--nnodes", "1000"}, "at most 256 nodes"},
+		{"standalone too many nodes", []string{"--standalone", "--nnodes", "1025"}, "at most 1024 nodes"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

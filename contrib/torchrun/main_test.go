@@ -16,6 +16,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/go-entrypoints/entrypoints/registry"
 )
 
 // With runMainEnv set, the test binary runs the command itself, with the
@@ -193,4 +195,43 @@ func TestExitStatus(t *testing.T) {
 func lastLine(s string) string {
 	lines := strings.Split(strings.TrimSpace(s), "\n")
 	return lines[len(lines)-1]
+}
+
+// hangingHandler completes its rendezvous at once and never finishes
+// shutting down: only its context ends Shutdown.
+type hangingHandler struct{}
+
+func (hangingHandler) Backend() string { return "hangingshutdown" }
+func (hangingHandler) NextRendezvous(context.Context) (registry.Info, error) {
+	return registry.Info{WorldSize: 1, Bootstrap: registry.BootstrapInfo{Addr: "127.0.0.1", Port: 1}}, nil
+}
+func (hangingHandler) IsClosed(context.Context) (bool, error)       { return false, nil }
+func (hangingHandler) SetClosed(context.Context) error              { return nil }
+func (hangingHandler) NumNodesWaiting(context.Context) (int, error) { return 0, nil }
+func (hangingHandler) RunID() string                                { return "none" }
+func (hangingHandler) Shutdown(ctx context.Context) (bool, error) {
+	<-ctx.Done()
+	return false, ctx.Err()
+}
+
+func TestShutdownBudgetFollowsCloseTimeout(t *testing.T) {
+	require.NoError(t, registry.Register("hangingshutdown", func(registry.Parameters) (registry.Handler, error) {
+		return hangingHandler{}, nil
+	}))
+	var stdout, stderr bytes.Buffer
+	start := time.Now()
+	code := run(context.Background(), []string{"--rdzv-backend", "hangingshutdown", "--rdzv-conf", "close_timeout=1500ms"}, &stdout, &stderr)
+	took := time.Since(start)
+	assert.Equal(t, 1, code, "stderr:\n%s", stderr.String())
+	assert.Contains(t, stderr.String(), "shutting down the hangingshutdown handler: context deadline exceeded")
+	assert.GreaterOrEqual(t, took, 1500*time.Millisecond, "the handler had close_timeout to shut down")
+	assert.Less(t, took, 10*time.Second, "the budget is close_timeout, not a fixed one")
+
+	for conf, want := range map[string]time.Duration{"": 30 * time.Second, "7": 7 * time.Second, "2m": 2 * time.Minute, " 3 ": 3 * time.Second} {
+		o := options{conf: map[string]string{}}
+		if conf != "" {
+			o.conf["close_timeout"] = conf
+		}
+		assert.Equal(t, want, o.shutdownTimeout(), "close_timeout=%q", conf)
+	}
 }

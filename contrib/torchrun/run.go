@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -17,8 +18,28 @@ import (
 	"github.com/go-entrypoints/entrypoints/registry"
 )
 
-// shutdownTimeout bounds the shutdown of handlers and of the embedded etcd.
-const shutdownTimeout = 10 * time.Second
+// defaultCloseTimeout is the shutdown budget when --rdzv-conf gives no
+// close_timeout: PyTorch's default close timeout.
+const defaultCloseTimeout = 30 * time.Second
+
+// shutdownTimeout bounds the shutdown of the handlers: the close_timeout
+// of --rdzv-conf, read as the backends read it (whole seconds, or a Go
+// duration such as 500ms), as PyTorch's agent bounds its shutdown by it.
+// A value the backend would refuse never gets here.
+func (o options) shutdownTimeout() time.Duration {
+	raw, ok := o.conf["close_timeout"]
+	if !ok {
+		return defaultCloseTimeout
+	}
+	raw = strings.TrimSpace(raw)
+	if n, err := strconv.Atoi(raw); err == nil && n > 0 {
+		return time.Duration(n) * time.Second
+	}
+	if d, err := time.ParseDuration(raw); err == nil && d > 0 {
+		return d
+	}
+	return defaultCloseTimeout
+}
 
 // progress prints one line per phase of the command, with the time the
 // phase took.
@@ -83,7 +104,7 @@ func runNode(ctx context.Context, o options, stdout, stderr io.Writer) error {
 		fmt.Fprintln(stdout, result(info))
 	}
 	start = time.Now()
-	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), shutdownTimeout)
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), o.shutdownTimeout())
 	defer cancel()
 	_, shutErr := h.Shutdown(sctx)
 	if rdzvErr != nil {
@@ -120,7 +141,7 @@ func runStandalone(ctx context.Context, o options, stdout, stderr io.Writer) err
 	params.Endpoint = srv.Endpoint()
 	hs := make([]registry.Handler, 0, n)
 	shutdown := func() error {
-		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), shutdownTimeout)
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), o.shutdownTimeout())
 		defer cancel()
 		errs := make([]error, len(hs))
 		var wg sync.WaitGroup
