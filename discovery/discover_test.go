@@ -245,3 +245,29 @@ func TestLinkedWinsOverEarlierDeclaration(t *testing.T) {
 	assert.Equal(t, lk+":3", eps[0].Pos())
 	assert.ErrorContains(t, err, "first/entry_points.txt:2: entry point H in [torchrun.handlers] of module example.com/first: conflicting declarations: module example.com/linked declares it too, at "+lk+":3 (linked into this binary), and wins")
 }
+
+// TestDiscoverRegistersOnce checks that Discover is Load[registry.Creator]
+// plus Register: a factory returning (registry.Creator, error) is called,
+// and a name the program registered itself, even with the very creator the
+// entry point gives, is a conflict, while Discover's own registrations are
+// not.
+func TestDiscoverRegistersOnce(t *testing.T) {
+	defer discovery.ResetLinked()()
+	linkHandler("ErrFactory", func() (registry.Creator, error) { return newFake, nil })
+	linkHandler("Failing", func() (registry.Creator, error) { return nil, errors.New("no endpoint configured") })
+	linkHandler("Mine", registry.Creator(newFake))
+	r := registry.New()
+	require.NoError(t, r.Register("Mine", newFake))
+	ws := discovery.WithWorkspace(emptyWorkspace(t))
+	for range 2 {
+		rep, err := discovery.Discover(discovery.WithRegistry(r), ws)
+		var list discovery.ErrorList
+		require.ErrorAs(t, err, &list)
+		require.Len(t, list, 2)
+		assert.Contains(t, list[0].Error(), "entry point Failing in [torchrun.handlers] of module example.com/linked: Failing failed: no endpoint configured")
+		assert.Contains(t, list[1].Error(), `entry point Mine in [torchrun.handlers] of module example.com/linked: conflicting declarations: registry: backend "Mine" is already registered`)
+		assert.ErrorIs(t, err, discovery.ErrConflict)
+		assert.Len(t, append(rep.Registered, rep.Unchanged...), 1)
+	}
+	assert.Equal(t, []string{"ErrFactory", "Mine"}, r.Backends())
+}

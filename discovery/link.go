@@ -1,6 +1,7 @@
 package discovery
 
 import (
+	"fmt"
 	"slices"
 	"sync"
 
@@ -68,9 +69,6 @@ func linkedValue(ep EntryPoint) (any, bool) {
 	return nil, false
 }
 
-// standInValue is the Value of every stand-in entry point.
-const standInValue = "stand-in"
-
 // standIns holds the groups that discoverytest replaced with stand-ins, in
 // the order they were replaced.
 var standIns struct {
@@ -90,10 +88,18 @@ func init() {
 
 // linkStandIns makes group consist of exactly the stand-ins s until undo is
 // called.
-func linkStandIns(group string, s []hooks.StandIn) (undo func()) {
+func linkStandIns(group string, s []hooks.StandIn) (undo func(), err error) {
+	if !isGroup(group) {
+		return nil, fmt.Errorf("invalid group name %q: want one or more word runs joined by dots, such as myapp.exporters", group)
+	}
+	for _, si := range s {
+		if !isName(si.Name) {
+			return nil, fmt.Errorf("invalid entry point name %q: want letters, digits, _, . and -", si.Name)
+		}
+	}
 	g := standInGroup{group: group, eps: make([]EntryPoint, len(s)), vals: make([]any, len(s))}
 	for i, si := range s {
-		g.eps[i] = EntryPoint{Group: group, Name: si.Name, Value: standInValue, File: si.File, Line: si.Line, Linked: true}
+		g.eps[i] = EntryPoint{Group: group, Name: si.Name, Value: hooks.StandInValue, File: si.File, Line: si.Line, Linked: true}
 		g.vals[i] = si.Value
 	}
 	standIns.Lock()
@@ -104,12 +110,12 @@ func linkStandIns(group string, s []hooks.StandIn) (undo func()) {
 		standIns.Lock()
 		defer standIns.Unlock()
 		standIns.groups = saved
-	}
+	}, nil
 }
 
 // standIn returns the value of ep if it is a stand-in.
 func standIn(ep EntryPoint) (any, bool) {
-	if ep.Value != standInValue {
+	if ep.Value != hooks.StandInValue {
 		return nil, false
 	}
 	standIns.Lock()

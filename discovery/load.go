@@ -59,7 +59,8 @@ func (ep EntryPoint) Load(opts ...Option) (any, error) {
 	return vals[0], nil
 }
 
-// A Plugin is an entry point loaded as a T.
+// A Plugin is an entry point loaded as a T. Its Value field is the loaded
+// value; the declaration's "importpath:Symbol" is p.EntryPoint.Value.
 type Plugin[T any] struct {
 	EntryPoint
 	Value T // the entry point's value, made a T

@@ -240,7 +240,7 @@ func open(so string, p *plan, s *settings) ([]any, []error) {
 // a rendezvous handler entry point.
 func isHandlerValue(v any) bool {
 	switch v.(type) {
-	case func() registry.Creator, registry.Creator, func(registry.Parameters) (registry.Handler, error):
+	case func() registry.Creator, func() (registry.Creator, error), registry.Creator, func(registry.Parameters) (registry.Handler, error):
 		return true
 	}
 	return false

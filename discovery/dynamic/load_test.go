@@ -65,6 +65,7 @@ func TestIsHandlerValue(t *testing.T) {
 	// The types discovery accepts for a handler entry point.
 	assert.True(t, isHandlerValue(func() registry.Creator { return nil }))
 	assert.True(t, isHandlerValue(registry.Creator(nil)))
+	assert.True(t, isHandlerValue(func() (registry.Creator, error) { return nil, nil }))
 	assert.True(t, isHandlerValue(func(registry.Parameters) (registry.Handler, error) { return nil, nil }))
 	assert.False(t, isHandlerValue(func() int { return 0 }))
 	assert.False(t, isHandlerValue("a string"))

@@ -71,7 +71,12 @@ type StandIn struct {
 	Line  int
 }
 
+// StandInValue is the Value of stand-in entry points: they name no symbol
+// of a package.
+const StandInValue = "stand-in"
+
 // LinkStandIns, set by package discovery when it is initialised, makes
 // group consist of exactly standIns, as linked entry points, for Find,
-// EntryPoint.Load, Load, Lookup and Discover, until undo is called.
-var LinkStandIns func(group string, standIns []StandIn) (undo func())
+// EntryPoint.Load, Load, Lookup and Discover, until undo is called. It
+// fails if the group or a name is not valid in an entry_points.txt.
+var LinkStandIns func(group string, standIns []StandIn) (undo func(), err error)
