@@ -18,20 +18,36 @@
 //     Required, with its port; port 0 is refused.
 //   - MinNodes, MaxNodes: the world size; they must be equal.
 //   - Config "rank": this node's rank, in [0, world size). Required.
-//   - Config "join_timeout": seconds a round, or connecting to rank 0, may
-//     take (default 600).
+//   - Config "join_timeout" (PyTorch's "timeout" is an alias): seconds a
+//     round, or connecting to rank 0, may take (default 600).
+//   - Config "secret", or else the environment variable SecretEnv: the
+//     job's secret (default: none). Every node must have the same.
+//   - Config "max_connections" (world size + 64), "handshake_timeout"
+//     (5 s), "max_value_size" (64 MiB) and "max_store_size" (256 MiB):
+//     rank 0's store's limits.
 //
 // A node and the store exchange a handshake on connecting, so a node
 // pointed at another service fails at once with registry.ErrConnection,
-// and a node of another world size or run is refused. A round that cannot
-// complete (a node refused, two nodes with one rank, a node whose
-// connection closed during the round) fails for every node with the same
-// error wrapping registry.ErrState.
+// and a node of another world size or run is refused with
+// registry.ErrState naming both values. With a secret, each side proves it
+// knows it by an HMAC over nonces from both sides, so the secret never
+// crosses the wire and a node or store without it is refused. A round
+// that cannot complete (a node of the job with another world size or a
+// rank given twice, which only a secret tells from a stranger, or a node
+// whose connection closed during the round) fails for every node with the
+// same error wrapping registry.ErrState.
 //
-// The store lives in the process of rank 0: it goes away when rank 0 shuts
-// down, and the other nodes then get errors wrapping registry.ErrConnection.
-// Like PyTorch's TCPStore it has no authentication: use it on a trusted
-// network.
+// Strangers fail alone: a hello that is refused or malformed is answered
+// with the reason and closed; the rendezvous' own keys change only through
+// the operations a node makes for its own rank, never through Set and Add;
+// a connection over the limit, a handshake not done in time, a value or a
+// store over its size fail the offender with an error naming the config
+// key; running out of file descriptors is logged and told to the
+// connection turned away. Without a secret, anyone who reaches the port
+// can take the place of a node that has not connected yet: the store must
+// then not be reachable by untrusted hosts. The store lives in the process
+// of rank 0: it goes away when rank 0 shuts down, and the other nodes then
+// get errors wrapping registry.ErrConnection. Nothing is encrypted.
 package static
 
 import (
@@ -40,6 +56,7 @@ import (
 	"fmt"
 	"math"
 	"net"
+	"os"
 	"strconv"
 	"strings"
 	"sync"
@@ -92,12 +109,9 @@ func New(params registry.Parameters) (registry.Handler, error) {
 	if rank < 0 || rank >= world {
 		return nil, fmt.Errorf("static: rank %d is out of range; it must be in [0, %d) for %d nodes", rank, world, world)
 	}
-	secs, err := params.GetInt("join_timeout", int(DefaultJoinTimeout/time.Second))
+	cfg, err := parseConfig(params, world)
 	if err != nil {
-		return nil, fmt.Errorf("static: %w", err)
-	}
-	if secs <= 0 || int64(secs) > math.MaxInt64/int64(time.Second) {
-		return nil, fmt.Errorf("static: config key \"join_timeout\" is %d; it must be a positive number of seconds (default %d)", secs, int(DefaultJoinTimeout/time.Second))
+		return nil, err
 	}
 	life, stop := context.WithCancelCause(context.Background())
 	return &handler{
@@ -107,12 +121,80 @@ func New(params registry.Parameters) (registry.Handler, error) {
 		world:       world,
 		runID:       params.RunID,
 		prefix:      "static/" + params.RunID + "/",
-		joinTimeout: time.Duration(secs) * time.Second,
+		joinTimeout: cfg.joinTimeout,
+		secret:      cfg.secret,
+		limits:      cfg.limits,
 		life:        life,
 		stop:        stop,
 		roundSem:    make(chan struct{}, 1),
 		connSem:     make(chan struct{}, 1),
 	}, nil
+}
+
+// config is what New reads from the config keys.
+type config struct {
+	joinTimeout time.Duration
+	secret      []byte
+	limits      limits
+}
+
+// parseConfig reads the config keys of a node of a world of world nodes.
+func parseConfig(params registry.Parameters, world int) (config, error) {
+	var errs []error
+	intKey := func(key string, def, lo, hi int64, unit string) int64 {
+		v, err := params.GetInt(key, int(def))
+		switch {
+		case err != nil:
+			errs = append(errs, err)
+		case int64(v) < lo || int64(v) > hi:
+			errs = append(errs, fmt.Errorf("config key %q is %d; give %s from %d to %d (default %d)", key, v, unit, lo, hi, def))
+		}
+		return int64(v)
+	}
+	const maxSecs = math.MaxInt64 / int64(time.Second)
+	defSecs := int64(DefaultJoinTimeout / time.Second)
+	secs := intKey("join_timeout", defSecs, 1, maxSecs, "a number of seconds")
+	// PyTorch's static backend calls the join timeout "timeout".
+	if _, ok := params.Config["timeout"]; ok {
+		alias := intKey("timeout", defSecs, 1, maxSecs, "a number of seconds")
+		if _, both := params.Config["join_timeout"]; both && alias != secs {
+			errs = append(errs, fmt.Errorf("config keys %q (%q) and %q (%q) differ; give one of them", "join_timeout", params.Config["join_timeout"], "timeout", params.Config["timeout"]))
+		}
+		secs = alias
+	}
+	def := defaultLimits(world)
+	l := limits{
+		conns:     int(intKey("max_connections", int64(def.conns), int64(world), 1<<20, "a number of connections")),
+		handshake: time.Duration(intKey("handshake_timeout", int64(def.handshake/time.Second), 1, 3600, "a number of seconds")) * time.Second,
+		value:     int(intKey("max_value_size", int64(def.value), 1, 1<<30, "a number of bytes")),
+		store:     intKey("max_store_size", def.store, 1, 1<<40, "a number of bytes"),
+	}
+	secret, err := secretOption(params)
+	errs = append(errs, err)
+	if err := errors.Join(errs...); err != nil {
+		return config{}, fmt.Errorf("static: %w", err)
+	}
+	return config{joinTimeout: time.Duration(secs) * time.Second, secret: secret, limits: l}, nil
+}
+
+// SecretEnv is the environment variable that holds the job's secret when
+// config key secret is not set. An environment variable keeps the secret
+// out of the command lines that other users of a machine can read.
+const SecretEnv = "STATIC_RENDEZVOUS_SECRET"
+
+// secretOption returns the job's secret: config key secret, else the
+// environment variable SecretEnv; none if both are unset or empty.
+func secretOption(params registry.Parameters) ([]byte, error) {
+	v, ok := params.Config["secret"]
+	env := os.Getenv(SecretEnv)
+	switch {
+	case ok && env != "" && v != env:
+		// Neither value goes into the error: they are secrets.
+		return nil, fmt.Errorf("config key \"secret\" and environment variable %s are both set, to different values; give the secret once", SecretEnv)
+	case !ok:
+		v = env
+	}
+	return []byte(v), nil
 }
 
 // parseEndpoint reads the endpoint as registry.ParseEndpoint does, as
@@ -143,11 +225,9 @@ var errShutDown = fmt.Errorf("static: handler is shut down; create a new one: %w
 // node one stage on, so that a call abandoned half way (its context done)
 // can be retried without counting the node twice.
 const (
-	stageNew      = iota // not counted yet
-	stageRanked          // its rank is taken
-	stageLastJoin        // the last to join: must mark the round complete
-	stageJoined          // counted in the round
-	stageAcked           // saw the round complete and said so (ranks > 0)
+	stageNew    = iota // not counted yet
+	stageJoined        // counted in the round
+	stageAcked         // saw the round complete and said so (ranks > 0)
 )
 
 // The outcome of a round, stored once under the round's key "outcome" by
@@ -159,11 +239,18 @@ const (
 	outcomeFail = "fail:" // followed by the reason
 )
 
-// kv is the store as the handler uses it: a registry.Store that can also
-// set a key only if it is absent, atomically.
+// kv is the store as the handler uses it: a registry.Store, and the
+// rendezvous' own operations, which the store carries out for this node's
+// rank.
 type kv interface {
 	registry.Store
-	SetIfAbsent(ctx context.Context, key string, value []byte) ([]byte, bool, error)
+	// Join counts the node in the round whose keys start with round; see
+	// server.join.
+	Join(ctx context.Context, round string) (int, []byte, error)
+	// Ack tells rank 0 that the node saw the round complete.
+	Ack(ctx context.Context, round string) error
+	// CloseRun closes the rendezvous.
+	CloseRun(ctx context.Context) error
 }
 
 // handler is a static rendezvous handler: one node of the world.
@@ -174,6 +261,8 @@ type handler struct {
 	runID       string
 	prefix      string // of every store key of the run
 	joinTimeout time.Duration
+	secret      []byte // empty: none
+	limits      limits // of rank 0's store
 
 	life context.Context         // cancelled by Shutdown
 	stop context.CancelCauseFunc // cancels life
@@ -231,7 +320,8 @@ func (h *handler) connect(ctx context.Context) (kv, error) {
 		return st, nil
 	}
 	if h.rank == 0 {
-		srv, err := listen(h.endpoint, serverConfig{runID: h.runID, world: h.world, refused: h.nodeRefused, left: h.nodeLeft})
+		srv, err := listen(h.endpoint, serverConfig{prefix: h.prefix, runID: h.runID, world: h.world, secret: h.secret, limits: h.limits,
+			conflict: h.nodeConflict, left: h.nodeLeft})
 		if err != nil {
 			return nil, fmt.Errorf("static: rank 0 cannot host the store at %s: %w: %v; the endpoint must be a free port of an address of this machine",
 				h.endpoint, registry.ErrConnection, err)
@@ -239,13 +329,15 @@ func (h *handler) connect(ctx context.Context) (kv, error) {
 		h.mu.Lock()
 		defer h.mu.Unlock()
 		if h.shut {
-			srv.Close(ctx)
+			// Shut down while listening: nobody has used the store, and
+			// an error closing it would add nothing to errShutDown.
+			_ = srv.Close(ctx)
 			return nil, errShutDown
 		}
 		h.server, h.store = srv, srv.local()
 		return h.store, nil
 	}
-	c, err := dialRetry(ctx, h.endpoint, hello{rank: uint32(h.rank), world: uint32(h.world), runID: h.runID})
+	c, err := dialRetry(ctx, h.endpoint, hello{rank: uint32(h.rank), world: uint32(h.world), runID: h.runID}, h.secret)
 	if err != nil {
 		return nil, err
 	}
@@ -334,58 +426,27 @@ func (h *handler) failure(round string, outcome []byte) error {
 	return fmt.Errorf("static: run %q: round %s failed: %s: %w", h.runID, h.roundNumber(round), strings.TrimPrefix(string(outcome), outcomeFail), registry.ErrState)
 }
 
-// fail decides that the round fails for reason, unless its outcome is
-// decided already, and returns the error of the outcome.
-func (h *handler) fail(ctx context.Context, st kv, round, reason string) error {
-	v, set, err := st.SetIfAbsent(ctx, round+"outcome", []byte(outcomeFail+reason))
-	switch {
-	case err != nil:
+// join counts this node in the round; the last node to join marks the
+// round complete. A node that finds the round cannot complete fails it for
+// every node.
+func (h *handler) join(ctx context.Context, st kv, round string) error {
+	if h.stage != stageNew {
+		return nil
+	}
+	res, outcome, err := st.Join(ctx, round)
+	if err != nil {
 		return err
-	case string(v) == outcomeOK:
+	}
+	switch {
+	case res == joinLate && string(outcome) == outcomeOK:
 		return fmt.Errorf("static: run %q: round %s completed without this node: it was restarted after the job began, and a static rendezvous cannot take a restarted node in: %w; restart every node of the job",
 			h.runID, h.roundNumber(round), registry.ErrState)
-	case !set:
-		return fmt.Errorf("%w (this node of rank %d came after the round failed: if it was restarted, restart every node of the job)", h.failure(round, v), h.rank)
+	case res == joinLate:
+		return fmt.Errorf("%w (this node of rank %d came after the round failed: if it was restarted, restart every node of the job)", h.failure(round, outcome), h.rank)
+	case res == joinConflict:
+		return h.failure(round, outcome)
 	}
-	return h.failure(round, v)
-}
-
-// join counts this node in the round and, if it is the last to join, marks
-// the round complete. A node that finds the round cannot complete fails
-// it for every node.
-func (h *handler) join(ctx context.Context, st kv, round string) error {
-	if h.stage == stageNew {
-		n, err := st.Add(ctx, round+"rank/"+strconv.Itoa(h.rank), 1)
-		if err != nil {
-			return err
-		}
-		if n > 1 {
-			// Either the round is over (failed, or complete without
-			// this node) or another node holds this rank.
-			return h.fail(ctx, st, round, fmt.Sprintf("two nodes joined with rank %d (a node was restarted while its predecessor was still connected, or two nodes were given the same rank); give every node its own rank in [0, %d)", h.rank, h.world))
-		}
-		h.stage = stageRanked
-	}
-	if h.stage == stageRanked {
-		n, err := st.Add(ctx, round+"joined", 1)
-		if err != nil {
-			return err
-		}
-		if n > int64(h.world) {
-			return h.fail(ctx, st, round, fmt.Sprintf("%d nodes joined a world of %d; start every node with the same --nnodes", n, h.world))
-		}
-		h.stage = stageJoined
-		if n == int64(h.world) {
-			h.stage = stageLastJoin
-		}
-	}
-	if h.stage == stageLastJoin {
-		// A failure decided first wins; await reports it.
-		if _, _, err := st.SetIfAbsent(ctx, round+"outcome", []byte(outcomeOK)); err != nil {
-			return err
-		}
-		h.stage = stageJoined
-	}
+	h.stage = stageJoined
 	return nil
 }
 
@@ -394,7 +455,7 @@ func (h *handler) join(ctx context.Context, st kv, round string) error {
 func (h *handler) ack(ctx context.Context, st kv, round string) error {
 	if h.rank != 0 {
 		if h.stage == stageJoined {
-			if err := st.Set(ctx, round+"ack/"+strconv.Itoa(h.rank), nil); err != nil {
+			if err := st.Ack(ctx, round); err != nil {
 				return err
 			}
 			h.stage = stageAcked
@@ -435,10 +496,11 @@ func (h *handler) nodeLeft(srv *server, rank int) {
 	}
 }
 
-// nodeRefused is called by rank 0's store when it refuses a node of the
-// run for not matching rank 0's world: the current round cannot complete
-// and fails for every node.
-func (h *handler) nodeRefused(srv *server, reason string) {
+// nodeConflict is called by rank 0's store when it refuses a node that
+// proved the job's secret for not matching rank 0's world size, or for a
+// rank that is connected already: the job is misconfigured, the current
+// round cannot complete and fails for every node.
+func (h *handler) nodeConflict(srv *server, reason string) {
 	srv.setIfAbsent(h.roundKey(int(h.current.Load()))+"outcome", []byte(outcomeFail+reason))
 }
 
@@ -487,8 +549,17 @@ func (h *handler) explain(st kv, round string, err error) error {
 	if aerr != nil {
 		return err
 	}
-	return fmt.Errorf("static: run %q: %d of %d nodes joined; every node needs the same endpoint and --nnodes %d, and its own rank: %w",
-		h.runID, n, h.world, h.world, err)
+	var refused string
+	h.mu.Lock()
+	srv := h.server
+	h.mu.Unlock()
+	if srv != nil {
+		if rs := srv.recentRefusals(); len(rs) > 0 {
+			refused = "; rank 0 turned away: " + strings.Join(rs, "; ")
+		}
+	}
+	return fmt.Errorf("static: run %q: %d of %d nodes joined; every node needs the same endpoint and --nnodes %d, and its own rank%s: %w",
+		h.runID, n, h.world, h.world, refused, err)
 }
 
 func (h *handler) isClosed(ctx context.Context, st kv) (bool, error) {
@@ -516,12 +587,7 @@ func (h *handler) SetClosed(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	// The counter answers IsClosed without blocking; the signal wakes the
-	// nodes waiting in a round.
-	if _, err = st.Add(ctx, h.prefix+"closed", 1); err != nil {
-		return err
-	}
-	return st.Set(ctx, h.prefix+"closed/signal", nil)
+	return st.CloseRun(ctx)
 }
 
 // Shutdown closes this node's connection to the store, or, on rank 0, the

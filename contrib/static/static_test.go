@@ -106,9 +106,15 @@ func TestNewRejectsBadParameters(t *testing.T) {
 		{"bare IPv6", params("::1", 2, 1), "an IPv6 address must be in brackets"},
 		{"IPv6 zone", params("[fe80::1%eth0]:29500", 2, 1), `has host "fe80::1%eth0"`},
 		{"join_timeout not a number", params(ep, 2, 0, "join_timeout", "soon"), `"join_timeout" does not represent a valid integer`},
-		{"join_timeout zero", params(ep, 2, 0, "join_timeout", "0"), "positive number of seconds"},
-		{"join_timeout negative", params(ep, 2, 0, "join_timeout", "-5"), "positive number of seconds"},
-		{"join_timeout huge", params(ep, 2, 0, "join_timeout", "9223372036854775807"), "positive number of seconds"},
+		{"join_timeout zero", params(ep, 2, 0, "join_timeout", "0"), `config key "join_timeout" is 0; give a number of seconds from 1 to`},
+		{"join_timeout negative", params(ep, 2, 0, "join_timeout", "-5"), `"join_timeout" is -5`},
+		{"join_timeout huge", params(ep, 2, 0, "join_timeout", "9223372036854775807"), `"join_timeout" is 9223372036854775807`},
+		{"timeout and join_timeout differ", params(ep, 2, 0, "join_timeout", "5", "timeout", "6"), `config keys "join_timeout" ("5") and "timeout" ("6") differ`},
+		{"timeout zero", params(ep, 2, 0, "timeout", "0"), `"timeout" is 0`},
+		{"max_connections below the world", params(ep, 4, 0, "max_connections", "3"), `"max_connections" is 3; give a number of connections from 4 to`},
+		{"handshake_timeout zero", params(ep, 2, 0, "handshake_timeout", "0"), `"handshake_timeout" is 0`},
+		{"max_value_size huge", params(ep, 2, 0, "max_value_size", "2147483648"), `"max_value_size" is 2147483648; give a number of bytes from 1 to 1073741824`},
+		{"max_store_size not a number", params(ep, 2, 0, "max_store_size", "1GB"), `"max_store_size" does not represent a valid integer`},
 		{"no nodes", params(ep, 0, 0), "at least 1"},
 	}
 	for _, tt := range tests {
@@ -126,6 +132,8 @@ func TestNewAcceptsGoodParameters(t *testing.T) {
 		params("127.0.0.1:29500", 1, 0),
 		params("localhost:29500", 8, 7, "join_timeout", " 30 "),
 		params("[::1]:29500", 2, 1, "other_key", "ignored"),
+		params("127.0.0.1:29500", 2, 1, "timeout", "60", "join_timeout", "60", "secret", "s3cret"),
+		params("127.0.0.1:29500", 2, 1, "max_connections", "2", "handshake_timeout", "1", "max_value_size", "1", "max_store_size", "1"),
 		params(" [2001:0db8:85a3:0000:0000:8a2e:0370:7334]:90 ", 1, 0),
 		params("node_1.example-1.com:65535", 2, 1),
 	} {
@@ -327,53 +335,141 @@ func TestSetClosed(t *testing.T) {
 }
 
 func TestDuplicateRank(t *testing.T) {
-	ep := freeEndpoint(t)
-	hs := newNodes(t, ep, 3)
-	dup, err := static.New(params(ep, 3, 1))
-	require.NoError(t, err)
-	defer dup.Shutdown(context.Background())
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	start := time.Now()
-	_, errs := rendezvous(ctx, []registry.Handler{hs[0], hs[1], dup})
-	// The second node of rank 1 fails the round for every node, at once.
-	for i, err := range errs {
-		require.ErrorIs(t, err, registry.ErrState, "node %d", i)
-		assert.Contains(t, err.Error(), "round 0 failed: two nodes joined with rank 1", "node %d", i)
-	}
-	assert.Less(t, time.Since(start), 5*time.Second)
+	t.Run("with a secret", func(t *testing.T) {
+		// A second node of rank 1 that proves the job's secret belongs to
+		// the job, which is misconfigured: the round fails for every
+		// node, at once.
+		ep := freeEndpoint(t)
+		hs := newNodes(t, ep, 3, "secret", "s3cret")
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		errs := make(chan error, 2)
+		for _, h := range hs[:2] {
+			go func() { _, err := h.NextRendezvous(ctx); errs <- err }()
+		}
+		waitJoined(t, hs[1])
+		dup, err := newHandler(ep, 3, 1, "secret", "s3cret")
+		require.NoError(t, err)
+		defer dup.Shutdown(context.Background())
+		start := time.Now()
+		_, err = dup.NextRendezvous(ctx)
+		require.ErrorIs(t, err, registry.ErrState)
+		assert.Contains(t, err.Error(), "two nodes joined with rank 1: one is connected already")
+		for i := range 2 {
+			err := <-errs
+			require.ErrorIs(t, err, registry.ErrState, "node %d", i)
+			assert.Contains(t, err.Error(), "round 0 failed: two nodes joined with rank 1: one is connected already", "node %d", i)
+		}
+		assert.Less(t, time.Since(start), 5*time.Second)
+	})
+	t.Run("without a secret", func(t *testing.T) {
+		// Without a secret, the second node of rank 1 may be a stranger:
+		// it fails alone, and the job's round completes.
+		ep := freeEndpoint(t)
+		hs := newNodes(t, ep, 3)
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		errs := make(chan error, 3)
+		for _, h := range hs[:2] {
+			go func() { _, err := h.NextRendezvous(ctx); errs <- err }()
+		}
+		waitJoined(t, hs[1])
+		dup, err := newHandler(ep, 3, 1)
+		require.NoError(t, err)
+		defer dup.Shutdown(context.Background())
+		_, err = dup.NextRendezvous(ctx)
+		require.ErrorIs(t, err, registry.ErrState)
+		assert.Contains(t, err.Error(), "refuses this node: two nodes joined with rank 1: one is connected already")
+		go func() { _, err := hs[2].NextRendezvous(ctx); errs <- err }()
+		for range 3 {
+			require.NoError(t, <-errs)
+		}
+	})
+}
+
+// waitJoined waits until h, which runs NextRendezvous, is connected and has
+// had time to join.
+func waitJoined(t *testing.T, h registry.Handler) {
+	t.Helper()
+	require.Eventually(t, func() bool {
+		_, err := h.IsClosed(context.Background()) // waits for the connection NextRendezvous makes
+		return err == nil
+	}, 10*time.Second, 10*time.Millisecond)
+	time.Sleep(200 * time.Millisecond)
 }
 
 func TestWorldSizeMismatch(t *testing.T) {
 	for _, tc := range []struct {
 		name   string
 		worlds []int // by rank
+		odd    []int // the ranks whose world differs from rank 0's
 		want   string
 	}{
-		{"rank 0 smaller", []int{2, 3, 3}, "has a world of 3 nodes, rank 0 of 2; start every node with the same --nnodes"},
-		{"rank 0 larger", []int{3, 2}, "the node of rank 1 has a world of 2 nodes, rank 0 of 3; start every node with the same --nnodes"},
+		{"rank 0 smaller", []int{2, 3, 3}, []int{1, 2}, "has a world of 3 nodes, rank 0 of 2; start every node with the same --nnodes"},
+		{"rank 0 larger", []int{3, 2, 3}, []int{1}, "the node of rank 1 has a world of 2 nodes, rank 0 of 3; start every node with the same --nnodes"},
 	} {
-		t.Run(tc.name, func(t *testing.T) {
-			ep := freeEndpoint(t)
-			var hs []registry.Handler
-			for rank, world := range tc.worlds {
-				h, err := newHandler(ep, world, rank)
-				require.NoError(t, err)
-				defer h.Shutdown(context.Background())
-				hs = append(hs, h)
-			}
-			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-			defer cancel()
-			start := time.Now()
-			infos, errs := rendezvous(ctx, hs)
-			// Every node fails, rank 0 included, and says why.
-			for rank, err := range errs {
-				require.ErrorIs(t, err, registry.ErrState, "rank %d got %+v", rank, infos[rank])
-				assert.Contains(t, err.Error(), tc.want, "rank %d", rank)
-			}
-			assert.Less(t, time.Since(start), 5*time.Second)
-		})
+		for _, order := range []string{"rank 0 first", "rank 0 last"} {
+			t.Run(tc.name+"/"+order, func(t *testing.T) {
+				t.Run("with a secret", func(t *testing.T) {
+					// A node of the job with another --nnodes: every node
+					// fails at once, rank 0 included, and says why.
+					errs := mismatch(t, tc.worlds, order, "secret", "s3cret")
+					for rank, err := range errs {
+						require.ErrorIs(t, err, registry.ErrState, "rank %d", rank)
+						assert.Contains(t, err.Error(), tc.want, "rank %d", rank)
+					}
+				})
+				t.Run("without a secret", func(t *testing.T) {
+					// The odd node may be a stranger: it fails at once,
+					// naming both world sizes; the others wait for the
+					// node they miss, and rank 0's timeout says whom it
+					// turned away.
+					errs := mismatch(t, tc.worlds, order, "join_timeout", "3")
+					for _, rank := range tc.odd {
+						require.ErrorIs(t, errs[rank], registry.ErrState, "rank %d", rank)
+						assert.Contains(t, errs[rank].Error(), "refuses this node: ", "rank %d", rank)
+						assert.Contains(t, errs[rank].Error(), tc.want, "rank %d", rank)
+					}
+					require.ErrorIs(t, errs[0], registry.ErrTimeout)
+					assert.Contains(t, errs[0].Error(), "rank 0 turned away: ")
+					assert.Contains(t, errs[0].Error(), tc.want)
+				})
+			})
+		}
 	}
+}
+
+// mismatch runs a round of nodes of the given world sizes, by rank, with
+// rank 0 first or last, and returns their errors.
+func mismatch(t *testing.T, worlds []int, order string, conf ...string) []error {
+	ep := freeEndpoint(t)
+	var hs []registry.Handler
+	for rank, world := range worlds {
+		h, err := newHandler(ep, world, rank, conf...)
+		require.NoError(t, err)
+		t.Cleanup(func() { h.Shutdown(context.Background()) })
+		hs = append(hs, h)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	errs := make([]error, len(hs))
+	var wg sync.WaitGroup
+	run := func(i int) { wg.Go(func() { _, errs[i] = hs[i].NextRendezvous(ctx) }) }
+	if order == "rank 0 first" {
+		run(0)
+		time.Sleep(100 * time.Millisecond)
+	}
+	for i := 1; i < len(hs); i++ {
+		run(i)
+	}
+	if order == "rank 0 last" {
+		time.Sleep(300 * time.Millisecond)
+		run(0)
+	}
+	start := time.Now()
+	wg.Wait()
+	assert.Less(t, time.Since(start), 10*time.Second)
+	return errs
 }
 
 func TestNodeLeavesDuringRound(t *testing.T) {
@@ -429,6 +525,9 @@ func TestRestartedNodeAfterRound(t *testing.T) {
 	_, errs := rendezvous(ctx, hs)
 	require.NoError(t, errs[0])
 	require.NoError(t, errs[1])
+	// Rank 1's process is restarted: its connection closes first.
+	_, err := hs[1].Shutdown(ctx)
+	require.NoError(t, err)
 	again, err := newHandler(ep, 2, 1)
 	require.NoError(t, err)
 	defer again.Shutdown(context.Background())
@@ -464,7 +563,8 @@ func TestEndpointNotAStore(t *testing.T) {
 	start := time.Now()
 	_, err = h.NextRendezvous(context.Background())
 	require.ErrorIs(t, err, registry.ErrConnection)
-	assert.Contains(t, err.Error(), "the service at "+ln.Addr().String()+" is not a static rendezvous store")
+	assert.Contains(t, err.Error(), "the service at "+ln.Addr().String()+" did not answer the handshake within 5s")
+	assert.Contains(t, err.Error(), "either it is not a static rendezvous store")
 	assert.Less(t, time.Since(start), 8*time.Second, "the handshake must time out long before join_timeout")
 }
 

@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/binary"
 	"errors"
+	"fmt"
+	"io"
 	"net"
 	"slices"
 	"strconv"
@@ -26,7 +28,7 @@ func startStore(t *testing.T) (*server, *client) {
 	srv, err := listen("127.0.0.1:0", serverConfig{})
 	require.NoError(t, err)
 	t.Cleanup(func() { srv.Close(context.Background()) })
-	c, err := dial(context.Background(), srv.Addr().String(), testHello)
+	c, err := dial(context.Background(), srv.Addr().String(), testHello, nil)
 	require.NoError(t, err)
 	t.Cleanup(c.Close)
 	return srv, c
@@ -84,7 +86,7 @@ func TestStoreGetWaitsUntilSet(t *testing.T) {
 	case <-time.After(100 * time.Millisecond):
 	}
 	// A second client sets it.
-	c2, err := dial(ctx, srv.Addr().String(), testHello)
+	c2, err := dial(ctx, srv.Addr().String(), testHello, nil)
 	require.NoError(t, err)
 	defer c2.Close()
 	require.NoError(t, c2.Set(ctx, "later", []byte("now")))
@@ -122,7 +124,7 @@ func TestStoreConcurrentAdds(t *testing.T) {
 	const clients, adds = 8, 50
 	var wg sync.WaitGroup
 	for range clients {
-		c, err := dial(context.Background(), srv.Addr().String(), testHello)
+		c, err := dial(context.Background(), srv.Addr().String(), testHello, nil)
 		require.NoError(t, err)
 		defer c.Close()
 		wg.Go(func() {
@@ -191,16 +193,17 @@ func TestStoreSurvivesHostilePeers(t *testing.T) {
 			if name == "cut mid-body" {
 				conn.Close()
 			}
-			// The server drops a peer that does not speak the
-			// protocol (a cut frame just leaves it waiting, until
-			// the peer goes away).
+			// The server tells a peer that does not speak the protocol
+			// so, and closes the connection (a cut frame just leaves
+			// it waiting, until the peer goes away).
 			if name != "cut mid-body" {
 				conn.SetReadDeadline(time.Now().Add(5 * time.Second))
-				_, err = conn.Read(make([]byte, 1))
-				require.Error(t, err, "the server should close the connection")
-				// A timeout would mean the server kept the connection.
+				answer, err := io.ReadAll(conn)
 				var ne net.Error
-				assert.False(t, errors.As(err, &ne) && ne.Timeout(), "the server kept a connection that does not speak the protocol")
+				require.False(t, errors.As(err, &ne) && ne.Timeout(), "the server kept a connection that does not speak the protocol")
+				h, err := decodeHello(answer[4:])
+				require.NoError(t, err)
+				assert.Contains(t, h.refused, "malformed hello: this is a static rendezvous store, and the peer does not speak its protocol")
 			}
 			// Well-behaved clients are not affected.
 			n, err := c.Add(context.Background(), "alive/"+name, 1)
@@ -220,20 +223,13 @@ func TestStoreRejectsOversizedValue(t *testing.T) {
 }
 
 func TestStoreSetIfAbsent(t *testing.T) {
-	srv, c := startStore(t)
-	ctx := context.Background()
-	for name, st := range map[string]kv{"remote": c, "local": srv.local()} {
-		t.Run(name, func(t *testing.T) {
-			v, set, err := st.SetIfAbsent(ctx, name, []byte("first"))
-			require.NoError(t, err)
-			assert.True(t, set)
-			assert.Equal(t, "first", string(v))
-			v, set, err = st.SetIfAbsent(ctx, name, []byte("second"))
-			require.NoError(t, err)
-			assert.False(t, set)
-			assert.Equal(t, "first", string(v), "the first value is kept")
-		})
-	}
+	srv, _ := startStore(t)
+	v, set := srv.setIfAbsent("k", []byte("first"))
+	assert.True(t, set)
+	assert.Equal(t, "first", string(v))
+	v, set = srv.setIfAbsent("k", []byte("second"))
+	assert.False(t, set)
+	assert.Equal(t, "first", string(v), "the first value is kept")
 }
 
 func TestHandshake(t *testing.T) {
@@ -242,30 +238,31 @@ func TestHandshake(t *testing.T) {
 	var left []int
 	srv, err := listen("127.0.0.1:0", serverConfig{
 		runID: "job", world: 3,
-		refused: func(_ *server, reason string) { mu.Lock(); refusals = append(refusals, reason); mu.Unlock() },
-		left:    func(_ *server, rank int) { mu.Lock(); left = append(left, rank); mu.Unlock() },
+		conflict: func(_ *server, reason string) { mu.Lock(); refusals = append(refusals, reason); mu.Unlock() },
+		left:     func(_ *server, rank int) { mu.Lock(); left = append(left, rank); mu.Unlock() },
 	})
 	require.NoError(t, err)
 	defer srv.Close(context.Background())
 	addr := srv.Addr().String()
 	ctx := context.Background()
 
-	_, err = dial(ctx, addr, hello{rank: 1, world: 2, runID: "job"})
+	_, err = dial(ctx, addr, hello{rank: 1, world: 2, runID: "job"}, nil)
 	require.ErrorIs(t, err, registry.ErrState)
 	assert.Contains(t, err.Error(), "the node of rank 1 has a world of 2 nodes, rank 0 of 3; start every node with the same --nnodes")
-	_, err = dial(ctx, addr, hello{rank: 2, world: 3, runID: "other"})
+	_, err = dial(ctx, addr, hello{rank: 2, world: 3, runID: "other"}, nil)
 	require.ErrorIs(t, err, registry.ErrState)
 	assert.Contains(t, err.Error(), `the node of rank 2 is of run "other", rank 0 hosts run "job"`)
 	mu.Lock()
-	assert.Len(t, refusals, 1, "only a node of the run with another world size fails rank 0's round")
+	assert.Empty(t, refusals, "without a secret, a node of another world size may be a stranger: it fails alone")
 	mu.Unlock()
+	assert.Len(t, srv.recentRefusals(), 2, "rank 0 remembers both, to explain a round that times out")
 
-	c, err := dial(ctx, addr, hello{rank: 2, world: 3, runID: "job"})
+	c, err := dial(ctx, addr, hello{rank: 2, world: 3, runID: "job"}, nil)
 	require.NoError(t, err)
 	c.Close()
 	require.Eventually(t, func() bool { mu.Lock(); defer mu.Unlock(); return slices.Equal(left, []int{2}) }, 5*time.Second, 5*time.Millisecond)
 	// Connections the store closes itself are not a node leaving.
-	c, err = dial(ctx, addr, hello{rank: 1, world: 3, runID: "job"})
+	c, err = dial(ctx, addr, hello{rank: 1, world: 3, runID: "job"}, nil)
 	require.NoError(t, err)
 	defer c.Close()
 	require.NoError(t, srv.Close(ctx))
@@ -304,10 +301,10 @@ func TestHandshakeWithAPeerThatIsNotAStore(t *testing.T) {
 				}
 			}()
 			start := time.Now()
-			_, err = dialRetry(ctx, ln.Addr().String(), testHello)
+			_, err = dialRetry(ctx, ln.Addr().String(), testHello, nil)
 			require.ErrorIs(t, err, registry.ErrConnection)
 			if name == "other version" {
-				assert.Contains(t, err.Error(), "speaks protocol version 2, this node version 1")
+				assert.Contains(t, err.Error(), fmt.Sprintf("speaks protocol version %d, this node version %d", protocolVersion+1, protocolVersion))
 			} else {
 				assert.Contains(t, err.Error(), ln.Addr().String())
 				assert.Contains(t, err.Error(), "static rendezvous store")
@@ -319,8 +316,9 @@ func TestHandshakeWithAPeerThatIsNotAStore(t *testing.T) {
 
 func TestWireRoundTrip(t *testing.T) {
 	hs := []hello{
-		{version: protocolVersion, rank: 3, world: 8, runID: "job"},
-		{version: protocolVersion, refused: "no"},
+		{version: protocolVersion, rank: 3, world: 8, runID: "job", nonce: []byte("n"), secret: true},
+		{version: protocolVersion, refused: "no", retry: true},
+		{version: protocolVersion, proof: []byte("p"), maxValue: 1 << 20},
 	}
 	for _, h := range hs {
 		got, err := decodeHello(h.encode()[4:])
@@ -330,7 +328,9 @@ func TestWireRoundTrip(t *testing.T) {
 	_, err := decodeHello([]byte("GET / HTTP/1.1"))
 	require.ErrorIs(t, err, errMalformed)
 	reqs := []request{
-		{op: opSetIfAbsent, id: 6, key: "x", value: []byte("y")},
+		{op: opJoin, id: 6, key: "static/job/round/0/"},
+		{op: opAck, id: 7, key: "static/job/round/0/"},
+		{op: opClose, id: 8},
 		{op: opSet, id: 1, key: "a", value: []byte("b")},
 		{op: opSet, id: 2, key: "", value: []byte{}},
 		{op: opGet, id: 3, key: "k/é"},
@@ -377,7 +377,7 @@ func TestNodeLeavesBeforeItAcks(t *testing.T) {
 	}()
 	var c *client
 	require.Eventually(t, func() bool {
-		c, err = dial(ctx, ep, hello{rank: 1, world: 2, runID: "job"})
+		c, err = dial(ctx, ep, hello{rank: 1, world: 2, runID: "job"}, nil)
 		return err == nil
 	}, 10*time.Second, 10*time.Millisecond)
 	round := "static/job/round/0/"
@@ -385,14 +385,12 @@ func TestNodeLeavesBeforeItAcks(t *testing.T) {
 		n, err := c.Add(ctx, round+"joined", 0)
 		return err == nil && n == 1
 	}, 10*time.Second, 5*time.Millisecond, "rank 0 never joined")
-	_, err = c.Add(ctx, round+"rank/1", 1)
+	res, _, err := c.Join(ctx, round)
 	require.NoError(t, err)
-	n, err := c.Add(ctx, round+"joined", 1)
+	require.Equal(t, joinCounted, res)
+	v, err := c.Get(ctx, round+"outcome")
 	require.NoError(t, err)
-	require.Equal(t, int64(2), n, "rank 0 joined first")
-	_, set, err := c.SetIfAbsent(ctx, round+"outcome", []byte(outcomeOK))
-	require.NoError(t, err)
-	require.True(t, set)
+	require.Equal(t, outcomeOK, string(v), "the last node to join completes the round")
 	c.Close()
 	select {
 	case err := <-errs:
