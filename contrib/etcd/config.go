@@ -5,6 +5,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"maps"
 	"math"
 	"net"
 	"os"
@@ -45,8 +46,44 @@ const (
 // knownKeys are the config keys the backend reads, sorted. Others are
 // ignored with a warning, as PyTorch ignores them.
 var knownKeys = []string{
-	"cacert", "cert", "close_timeout", "etcd_prefix", "heartbeat", "join_timeout", "keep_alive_interval",
+	"ca_cert", "cacert", "cert", "close_timeout", "etcd_prefix", "heartbeat", "join_timeout", "keep_alive_interval",
 	"keep_alive_max_attempt", "key", "last_call_timeout", "prefix", "protocol", "read_timeout",
+	"ssl_cert", "ssl_cert_key", "timeout",
+}
+
+// aliases are PyTorch's names of this backend's settings: its etcd-v2
+// backend's TLS keys and its etcd (v1) backend's join timeout. (heartbeat
+// and etcd_prefix, whose values are compared once read, are handled by
+// their options.)
+var aliases = []struct{ key, alias string }{
+	{"cacert", "ca_cert"},
+	{"cert", "ssl_cert"},
+	{"key", "ssl_cert_key"},
+	{"join_timeout", "timeout"},
+}
+
+// resolveAliases returns p with each alias's value under its key. A key
+// and its alias may both be given if their values agree.
+func resolveAliases(p registry.Parameters) (registry.Parameters, error) {
+	var conf map[string]string
+	for _, a := range aliases {
+		av, hasAlias := p.Config[a.alias]
+		if !hasAlias {
+			continue
+		}
+		if kv, hasKey := p.Config[a.key]; hasKey && strings.TrimSpace(kv) != strings.TrimSpace(av) {
+			return p, fmt.Errorf("config options %q (%q) and %q (%q) differ, but are the same setting; give one", a.key, kv, a.alias, av)
+		}
+		if conf == nil {
+			conf = maps.Clone(p.Config)
+		}
+		delete(conf, a.alias)
+		conf[a.key] = av
+	}
+	if conf != nil {
+		p.Config = conf
+	}
+	return p, nil
 }
 
 // quietKeys are config keys of other backends that torchrun sets for
@@ -85,6 +122,8 @@ func parseConfig(p registry.Parameters) (config, error) {
 		}
 	}
 	add(p.Validate())
+	p, err := resolveAliases(p)
+	add(err)
 	if p.Backend != "" && p.Backend != Backend {
 		add(fmt.Errorf("backend is %q, want %q", p.Backend, Backend))
 	}
@@ -92,7 +131,6 @@ func parseConfig(p registry.Parameters) (config, error) {
 		add(errors.New("run id is empty; give one with --rdzv-id so that the nodes of one job find each other"))
 	}
 	var c config
-	var err error
 	c.joinTimeout, err = durationOption(p, "join_timeout", DefaultJoinTimeout, minTimeout, maxTimeout)
 	add(err)
 	c.lastCallTimeout, err = durationOption(p, "last_call_timeout", DefaultLastCallTimeout, minShortTimeout, maxTimeout)

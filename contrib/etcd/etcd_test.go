@@ -181,7 +181,7 @@ func TestNodeKilledWhileRoundForms(t *testing.T) {
 	go func() { _, _ = hs[0].NextRendezvous(ctx) }()
 	require.Eventually(t, func() bool {
 		n, err := hs[1].NumNodesWaiting(ctx) // reads the state
-		return err == nil && n == 0 && stateHas(t, srv, "kill-forming", 1)
+		return err == nil && n == 0 && joined(t, srv, "kill-forming", 0) == 1
 	}, 10*time.Second, 10*time.Millisecond)
 	etcd.Kill(hs[0])
 
@@ -196,16 +196,6 @@ func TestNodeKilledWhileRoundForms(t *testing.T) {
 		require.NoError(t, errs[i], "node %d", i+1)
 		assert.Equal(t, 3, sizes[i], "node %d", i+1)
 	}
-}
-
-// stateHas reports whether round 0 of run has n join keys.
-func stateHas(t *testing.T, srv *embedded.Server, run string, n int) bool {
-	cli, err := clientv3.New(clientv3.Config{Endpoints: []string{srv.Endpoint()}, Logger: zap.NewNop()})
-	require.NoError(t, err)
-	defer cli.Close()
-	resp, err := cli.Get(context.Background(), etcd.DefaultPrefix+"/"+run+"/rdzv/round/0/join/", clientv3.WithPrefix(), clientv3.WithCountOnly())
-	require.NoError(t, err)
-	return resp.Count == int64(n)
 }
 
 func TestLateJoinerWaitsAndIsAdmitted(t *testing.T) {
@@ -538,4 +528,14 @@ func TestNewCreatorRegisters(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, registry.Info{Store: info.Store, Rank: 0, WorldSize: 1, Bootstrap: info.Bootstrap}, info)
 	assert.Equal(t, "127.0.0.1", info.Bootstrap.Addr)
+}
+
+// joined returns the number of join keys of round r of run.
+func joined(t *testing.T, srv *embedded.Server, run string, r int) int {
+	cli, err := clientv3.New(clientv3.Config{Endpoints: []string{srv.Endpoint()}, Logger: zap.NewNop()})
+	require.NoError(t, err)
+	defer cli.Close()
+	resp, err := cli.Get(context.Background(), fmt.Sprintf("%s/%s/rdzv/round/%d/join/", etcd.DefaultPrefix, run, r), clientv3.WithPrefix(), clientv3.WithCountOnly())
+	require.NoError(t, err)
+	return int(resp.Count)
 }

@@ -45,6 +45,8 @@ import (
 	"go.uber.org/zap"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/backoff"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 
 	"github.com/go-entrypoints/entrypoints/registry"
 )
@@ -341,8 +343,14 @@ func (h *Handler) opError(ctx, octx context.Context, what string, err error) err
 		return fmt.Errorf("etcd rendezvous: run %q: %s: etcd at %s: %v; check that it runs and is reachable: %w",
 			h.runID, what, endpoints, cause, registry.ErrConnection)
 	}
-	return fmt.Errorf("etcd rendezvous: run %q: %s: etcd at %s did not answer within read_timeout (%v) (%v); check that it runs and is reachable: %w",
-		h.runID, what, endpoints, h.cfg.readTimeout, err, registry.ErrConnection)
+	if errors.Is(err, context.DeadlineExceeded) || errors.Is(octx.Err(), context.DeadlineExceeded) || status.Code(err) == codes.DeadlineExceeded {
+		return fmt.Errorf("etcd rendezvous: run %q: %s: etcd at %s did not answer within read_timeout (%v) (%v); check that it runs and is reachable, or raise read_timeout: %w",
+			h.runID, what, endpoints, h.cfg.readTimeout, err, registry.ErrConnection)
+	}
+	// Not a timeout: etcd, or whatever listens at the endpoint, refused
+	// the request.
+	return fmt.Errorf("etcd rendezvous: run %q: %s: etcd at %s failed the request: %v; check that the endpoint is an etcd server's client URL: %w",
+		h.runID, what, endpoints, err, registry.ErrConnection)
 }
 
 // sleep waits for d or until ctx is done.
