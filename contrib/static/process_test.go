@@ -6,10 +6,14 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"os/exec"
 	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -58,19 +62,39 @@ func runNode() int {
 		}
 		return exitFailed
 	}
+	if n, _ := strconv.Atoi(os.Getenv("STATIC_NOFILE")); n > 0 {
+		if err := limitFiles(n); err != nil {
+			return fail(err)
+		}
+	}
+	conf, err := registry.ParseConfig(os.Getenv("STATIC_CONF"))
+	if err != nil {
+		return fail(err)
+	}
+	conf["rank"] = strconv.Itoa(rank)
+	if _, ok := conf["join_timeout"]; !ok {
+		conf["join_timeout"] = "30"
+	}
 	h, err := static.New(registry.Parameters{
 		Backend:  static.Backend,
 		Endpoint: os.Getenv("STATIC_ENDPOINT"),
 		RunID:    "proc",
 		MinNodes: world,
 		MaxNodes: world,
-		Config:   map[string]string{"rank": strconv.Itoa(rank), "join_timeout": "30"},
+		Config:   conf,
 	})
 	if err != nil {
 		return fail(err)
 	}
 	defer h.Shutdown(context.Background())
 	ctx := context.Background()
+	go func() {
+		// IsClosed returns once the node is connected (rank 0: once its
+		// store listens); NextRendezvous joins right after.
+		if _, err := h.IsClosed(ctx); err == nil {
+			fmt.Fprintln(os.Stderr, connectedLine)
+		}
+	}()
 	info, err := h.NextRendezvous(ctx)
 	if err != nil {
 		return fail(err)
@@ -104,21 +128,46 @@ func runNode() int {
 	return 0
 }
 
+// connectedLine is what a node process prints on stderr once it is
+// connected to the store.
+const connectedLine = "node: connected"
+
 type nodeProc struct {
 	cmd            *exec.Cmd
-	stdout, stderr bytes.Buffer
+	stdout, stderr lockedBuffer
 }
 
-// startNode starts this test binary as the node of rank in a world.
-func startNode(t *testing.T, endpoint string, rank, world int) *nodeProc {
+// lockedBuffer is a buffer that a process writes while a test reads it.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+func (l *lockedBuffer) Bytes() []byte { return []byte(l.String()) }
+
+// startNode starts this test binary as the node of rank in a world, with
+// env added to its environment.
+func startNode(t *testing.T, endpoint string, rank, world int, env ...string) *nodeProc {
 	t.Helper()
 	p := &nodeProc{cmd: exec.Command(os.Args[0], "-test.run=^$")}
-	p.cmd.Env = append(os.Environ(),
+	p.cmd.Env = append(append(os.Environ(),
 		nodeEnv+"=1",
 		"STATIC_ENDPOINT="+endpoint,
 		"STATIC_RANK="+strconv.Itoa(rank),
 		"STATIC_WORLD="+strconv.Itoa(world),
-	)
+	), env...)
 	p.cmd.Stdout, p.cmd.Stderr = &p.stdout, &p.stderr
 	require.NoError(t, p.cmd.Start())
 	t.Cleanup(func() {
@@ -180,14 +229,11 @@ func startWaitingRound(t *testing.T) (p0, p1 *nodeProc) {
 	ep := freeEndpoint(t)
 	p0 = startNode(t, ep, 0, 3)
 	p1 = startNode(t, ep, 1, 3)
-	require.Eventually(t, func() bool {
-		conn, err := net.Dial("tcp", ep)
-		if err == nil {
-			conn.Close()
-		}
-		return err == nil
-	}, 30*time.Second, 20*time.Millisecond, "rank 0 never listened")
-	time.Sleep(300 * time.Millisecond) // let rank 1 connect and join
+	for _, p := range []*nodeProc{p0, p1} {
+		require.Eventually(t, func() bool { return strings.Contains(p.stderr.String(), connectedLine) },
+			30*time.Second, 10*time.Millisecond, "a node never connected; stderr:\n%s", p.stderr.String())
+	}
+	time.Sleep(200 * time.Millisecond) // let rank 1 join, which follows connecting
 	return p0, p1
 }
 
@@ -222,4 +268,51 @@ func TestProcessesRankOneKilled(t *testing.T) {
 	assert.Equal(t, exitFailed, code, "rank 0 should fail with a state error; stderr:\n%s", p0.stderr.String())
 	assert.Contains(t, p0.stderr.String(), "the node of rank 1 left during round 0")
 	assert.Less(t, time.Since(start), 5*time.Second)
+}
+
+func TestProcessesRankZeroOutOfDescriptors(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts processes")
+	}
+	if !canLimitFiles {
+		t.Skip("cannot limit open files on this system")
+	}
+	// Rank 0 may hold 40 open files; strangers open 100 connections.
+	// The connections it cannot accept are told why, rank 0 logs it, and
+	// once the strangers are gone the job completes its round.
+	ep := freeEndpoint(t)
+	p0 := startNode(t, ep, 0, 2, "STATIC_NOFILE=40", "STATIC_CONF=max_connections=1000,handshake_timeout=60")
+	require.Eventually(t, func() bool { return strings.Contains(p0.stderr.String(), connectedLine) },
+		30*time.Second, 10*time.Millisecond, "rank 0 never listened; stderr:\n%s", p0.stderr.String())
+	var conns []net.Conn
+	for range 100 {
+		conn, err := net.Dial("tcp", ep)
+		require.NoError(t, err)
+		defer conn.Close()
+		conns = append(conns, conn)
+	}
+	// The connections accepted wait in their handshake; the others are
+	// turned away, one every 50 ms.
+	var told atomic.Int32
+	var wg sync.WaitGroup
+	for _, conn := range conns {
+		require.NoError(t, conn.SetReadDeadline(time.Now().Add(5*time.Second)))
+		wg.Go(func() {
+			answer, _ := io.ReadAll(conn)
+			if bytes.Contains(answer, []byte("rank 0's process is out of file descriptors")) {
+				told.Add(1)
+			}
+		})
+	}
+	wg.Wait()
+	assert.Positive(t, told.Load(), "no connection was told that rank 0 is out of file descriptors")
+	assert.Contains(t, p0.stderr.String(), "static: rank 0's process is out of file descriptors")
+	assert.Contains(t, p0.stderr.String(), "raise its limit (ulimit -n) or lower config key max_connections on rank 0")
+	for _, conn := range conns {
+		conn.Close()
+	}
+	p1 := startNode(t, ep, 1, 2)
+	for rank, p := range []*nodeProc{p0, p1} {
+		require.Equal(t, 0, p.wait(t, 60*time.Second), "rank %d stderr:\n%s", rank, p.stderr.String())
+	}
 }

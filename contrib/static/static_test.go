@@ -525,13 +525,20 @@ func TestRestartedNodeAfterRound(t *testing.T) {
 	_, errs := rendezvous(ctx, hs)
 	require.NoError(t, errs[0])
 	require.NoError(t, errs[1])
-	// Rank 1's process is restarted: its connection closes first.
+	// Rank 1's process is restarted: its connection closes first. Until
+	// rank 0 sees it close, the new node is told rank 1 is connected.
 	_, err := hs[1].Shutdown(ctx)
 	require.NoError(t, err)
-	again, err := newHandler(ep, 2, 1)
-	require.NoError(t, err)
-	defer again.Shutdown(context.Background())
-	_, err = again.NextRendezvous(ctx)
+	require.Eventually(t, func() bool {
+		again, e := newHandler(ep, 2, 1)
+		if e != nil {
+			err = e
+			return true
+		}
+		defer again.Shutdown(context.Background())
+		_, err = again.NextRendezvous(ctx)
+		return err == nil || !strings.Contains(err.Error(), "two nodes joined with rank 1: one is connected already")
+	}, 10*time.Second, 20*time.Millisecond)
 	require.ErrorIs(t, err, registry.ErrState)
 	assert.Contains(t, err.Error(), "round 0 completed without this node: it was restarted after the job began")
 }
