@@ -126,11 +126,12 @@ func TestExportersGroup(t *testing.T) {
 	assert.NotContains(t, out, "goroutine ")
 
 	// A group loaded as two types is reported at both calls, and every
-	// entry point is checked against both.
+	// entry point is checked against both: here the second call is in a
+	// package of the workspace that the program imports.
 	t.Chdir(filepath.Join(s.dir, "app"))
 	t.Setenv("GOWORK", "")
 	t.Setenv("GOFLAGS", "")
-	s.write(map[string]string{"app/names.go": `package main
+	s.write(map[string]string{"app/names.go": "package main\n\nimport _ \"example.com/exportapp/names\"\n", "app/names/names.go": `package names
 
 import (
 	"fmt"
@@ -143,9 +144,10 @@ var _, _ = discovery.Lookup[fmt.Stringer](exporter.Group, "csv")
 `})
 	code, _, errOut := runCLI("check")
 	assert.Equal(t, 1, code)
-	assert.Contains(t, errOut, filepath.Join(s.dir, "app", "names.go")+":10: group myapp.exporters is loaded as fmt.Stringer by discovery.Lookup[fmt.Stringer] here and as exporter.Exporter by discovery.Load[exporter.Exporter] at "+loadLine+"; fix: load a group as one type everywhere")
-	assert.Contains(t, errOut, csvEPs+":3: entry point csv in [myapp.exporters] of module github.com/go-entrypoints/entrypoints/testpackages/csvexporter: github.com/go-entrypoints/entrypoints/testpackages/csvexporter.New has type func() exporter.Exporter; want fmt.Stringer, or a func() returning fmt.Stringer or (fmt.Stringer, error), as discovery.Lookup[fmt.Stringer] at app/names.go:10 loads it")
+	assert.Contains(t, errOut, filepath.Join(s.dir, "app", "names", "names.go")+":10: group myapp.exporters is loaded as fmt.Stringer by discovery.Lookup[fmt.Stringer] here and as exporter.Exporter by discovery.Load[exporter.Exporter] at "+loadLine+"; fix: load a group as one type everywhere")
+	assert.Contains(t, errOut, csvEPs+":3: entry point csv in [myapp.exporters] of module github.com/go-entrypoints/entrypoints/testpackages/csvexporter: github.com/go-entrypoints/entrypoints/testpackages/csvexporter.New has type func() exporter.Exporter; want fmt.Stringer, or a func() returning fmt.Stringer or (fmt.Stringer, error), as discovery.Lookup[fmt.Stringer] at app/names/names.go:10 loads it")
 	require.NoError(t, os.Remove(filepath.Join(s.dir, "app", "names.go")))
+	require.NoError(t, os.RemoveAll(filepath.Join(s.dir, "app", "names")))
 
 	// 6. With discovery/dynamic and no generate, the exporters are built
 	// from the workspace and loaded.
