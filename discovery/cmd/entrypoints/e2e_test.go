@@ -170,6 +170,7 @@ func NewHandler() registry.Creator {
 
 // TestWorkspaceFlow walks the go work use flow of the README, steps 1 to 5.
 func TestWorkspaceFlow(t *testing.T) {
+	t.Parallel()
 	s := newSandbox(t)
 	s.write(appFiles)
 	s.write(handlerFiles("myhandler"))
@@ -269,6 +270,7 @@ func TestWorkspaceFlow(t *testing.T) {
 // testbackend is not registered until its module is in the workspace, is
 // registered once it is, and is gone once it is removed.
 func TestOutOfTreeRendezvous(t *testing.T) {
+	t.Parallel()
 	s := newSandbox(t)
 	s.write(appFiles)
 	testbackend := filepath.Join(s.root, "testpackages", "testbackend")
@@ -297,6 +299,7 @@ func TestOutOfTreeRendezvous(t *testing.T) {
 // TestBrokenModules checks that broken declarations are reported at their
 // line by generate and by Discover, and do not stop the good ones.
 func TestBrokenModules(t *testing.T) {
+	t.Parallel()
 	s := newSandbox(t)
 	s.write(appFiles)
 	tp := filepath.Join(s.root, "testpackages")
@@ -338,6 +341,7 @@ func TestBrokenModules(t *testing.T) {
 // TestGenerateAvoidsNameClashes checks that the generated imports take no
 // name the package declares, in its test files too, nor init.
 func TestGenerateAvoidsNameClashes(t *testing.T) {
+	t.Parallel()
 	s := newSandbox(t)
 	s.write(appFiles)
 	s.write(map[string]string{

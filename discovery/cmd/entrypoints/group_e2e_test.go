@@ -61,6 +61,7 @@ const loadLine = "app/main.go:19"
 // module and whose exporters are in two others, one declared by a factory
 // and one by a var.
 func TestExportersGroup(t *testing.T) {
+	t.Parallel()
 	s := newSandbox(t)
 	s.write(exportApp)
 	tp := filepath.Join(s.root, "testpackages")
@@ -128,9 +129,6 @@ func TestExportersGroup(t *testing.T) {
 	// A group loaded as two types is reported at both calls, and every
 	// entry point is checked against both: here the second call is in a
 	// package of the workspace that the program imports.
-	t.Chdir(filepath.Join(s.dir, "app"))
-	t.Setenv("GOWORK", "")
-	t.Setenv("GOFLAGS", "")
 	s.write(map[string]string{"app/names.go": "package main\n\nimport _ \"example.com/exportapp/names\"\n", "app/names/names.go": `package names
 
 import (
@@ -142,8 +140,8 @@ import (
 
 var _, _ = discovery.Lookup[fmt.Stringer](exporter.Group, "csv")
 `})
-	code, _, errOut := runCLI("check")
-	assert.Equal(t, 1, code)
+	errOut, err := s.run("app", nil, "go", "run", "github.com/go-entrypoints/entrypoints/discovery/cmd/entrypoints", "check")
+	require.Error(t, err, errOut)
 	assert.Contains(t, errOut, filepath.Join(s.dir, "app", "names", "names.go")+":10: group myapp.exporters is loaded as fmt.Stringer by discovery.Lookup[fmt.Stringer] here and as exporter.Exporter by discovery.Load[exporter.Exporter] at "+loadLine+"; fix: load a group as one type everywhere")
 	assert.Contains(t, errOut, csvEPs+":3: entry point csv in [myapp.exporters] of module github.com/go-entrypoints/entrypoints/testpackages/csvexporter: github.com/go-entrypoints/entrypoints/testpackages/csvexporter.New has type func() exporter.Exporter; want fmt.Stringer, or a func() returning fmt.Stringer or (fmt.Stringer, error), as discovery.Lookup[fmt.Stringer] at app/names/names.go:10 loads it")
 	require.NoError(t, os.Remove(filepath.Join(s.dir, "app", "names.go")))
@@ -156,8 +154,7 @@ var _, _ = discovery.Lookup[fmt.Stringer](exporter.Group, "csv")
 		s.ok(".", "go", "work", "edit", "-dropuse", filepath.Join(tp, "badexporters"))
 		require.NoError(t, os.Remove(filepath.Join(s.dir, "app", "entrypoints_gen.go")))
 		s.write(map[string]string{"app/dynamic.go": "package main\n\nimport _ \"github.com/go-entrypoints/entrypoints/discovery/dynamic\"\n"})
-		code, out, errOut := runCLI("list")
-		require.Equal(t, 0, code, errOut)
+		out := s.ok("app", "go", "run", "github.com/go-entrypoints/entrypoints/discovery/cmd/entrypoints", "list")
 		assert.Contains(t, out, "loadable (not linked; discovery/dynamic loads it at run time in example.com/exportapp; go generate ./... links it)")
 		out, err := s.run("app", []string{"GOENTRYPOINTS_CACHE=" + t.TempDir()}, "go", "run", ".")
 		require.NoError(t, err, out)
