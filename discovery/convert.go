@@ -46,6 +46,25 @@ func as[T any](ep EntryPoint, v any) (t T, err error) {
 		return t, fmt.Errorf("%s is nil; want %s", sym, want)
 	}
 	rv := reflect.ValueOf(v)
+	// Fast paths for the common cases, same rule: v is a T (its type is T,
+	// or implements interface T), or one of the two factory types of T.
+	switch f := v.(type) {
+	case T:
+		if isNil(rv) {
+			return t, fmt.Errorf("%s is a nil %s", sym, rv.Type())
+		}
+		return f, nil
+	case func() T:
+		if f == nil {
+			return t, fmt.Errorf("%s is a nil %s", sym, rv.Type())
+		}
+		return callFactory[T](sym, func() (T, error) { return f(), nil })
+	case func() (T, error):
+		if f == nil {
+			return t, fmt.Errorf("%s is a nil %s", sym, rv.Type())
+		}
+		return callFactory[T](sym, f)
+	}
 	typ := rv.Type()
 	switch {
 	case typ.AssignableTo(want):
@@ -58,7 +77,16 @@ func as[T any](ep EntryPoint, v any) (t T, err error) {
 		if rv.IsNil() {
 			return t, fmt.Errorf("%s is a nil %s", sym, typ)
 		}
-		return callFactory[T](sym, rv)
+		return callFactory[T](sym, func() (t T, err error) {
+			out := rv.Call(nil)
+			if len(out) == 2 && !out[1].IsNil() {
+				return t, out[1].Interface().(error)
+			}
+			if !isNil(out[0]) {
+				reflect.ValueOf(&t).Elem().Set(out[0])
+			}
+			return t, nil
+		})
 	}
 	return t, fmt.Errorf("%s has type %s; want %s, or a func() returning %s or (%s, error)", sym, typ, want, want, want)
 }
@@ -79,21 +107,21 @@ func isFactory(typ, want reflect.Type) bool {
 }
 
 // callFactory calls the factory f, named sym, and returns its value.
-func callFactory[T any](sym string, f reflect.Value) (t T, err error) {
+func callFactory[T any](sym string, f func() (T, error)) (t T, err error) {
 	defer func() {
 		if p := recover(); p != nil {
 			var zero T
 			t, err = zero, fmt.Errorf("%s panicked: %v", sym, p)
 		}
 	}()
-	out := f.Call(nil)
-	if len(out) == 2 && !out[1].IsNil() {
-		return t, fmt.Errorf("%s failed: %w", sym, out[1].Interface().(error))
+	t, err = f()
+	if err != nil {
+		var zero T
+		return zero, fmt.Errorf("%s failed: %w", sym, err)
 	}
-	if isNil(out[0]) {
+	if isNil(reflect.ValueOf(&t).Elem()) {
 		return t, fmt.Errorf("%s gave a nil %s", sym, reflect.TypeFor[T]())
 	}
-	reflect.ValueOf(&t).Elem().Set(out[0])
 	return t, nil
 }
 

@@ -33,58 +33,74 @@ type config struct {
 	logger    *slog.Logger
 	ctx       context.Context
 
-	given []string // names of the options given, in order
+	given options // the options given
+}
+
+// options is a set of options, one bit each.
+type options uint8
+
+const (
+	withWorkspace options = 1 << iota
+	withModules
+	withGroup
+	withRegistry
+	withLogger
+	withContext
+)
+
+// optionNames names the options, in bit order.
+var optionNames = [...]string{"WithWorkspace", "WithModules", "WithGroup", "WithRegistry", "WithLogger", "WithContext"}
+
+// names returns the names of the options of o.
+func (o options) names() []string {
+	var names []string
+	for i, n := range optionNames {
+		if o&(1<<i) != 0 {
+			names = append(names, n)
+		}
+	}
+	return names
 }
 
 // A call is one of the functions that take options, with the options that
 // apply to it.
 type call struct {
 	name    string
-	applies map[string]bool
+	applies options
 	why     string // why the others do not apply
 }
 
 var (
-	callFind = call{"Find", set("WithWorkspace", "WithModules", "WithGroup", "WithLogger"),
+	callFind = call{"Find", withWorkspace | withModules | withGroup | withLogger,
 		"Find reads metadata only: it loads and registers nothing"}
-	callEntryPointLoad = call{"EntryPoint.Load", set("WithWorkspace", "WithLogger", "WithContext"),
+	callEntryPointLoad = call{"EntryPoint.Load", withWorkspace | withLogger | withContext,
 		"EntryPoint.Load loads the one entry point it is called on, from the workspace in effect or the one WithWorkspace names"}
-	callLoad = call{"Load", set("WithWorkspace", "WithModules", "WithGroup", "WithLogger", "WithContext"),
+	callLoad = call{"Load", withWorkspace | withModules | withGroup | withLogger | withContext,
 		"Load takes its group as an argument and registers nothing"}
 	callLookup = call{"Lookup", callLoad.applies,
 		"Lookup takes its group as an argument and registers nothing"}
-	callDiscover = call{"Discover", set("WithWorkspace", "WithModules", "WithGroup", "WithRegistry", "WithLogger", "WithContext"),
+	callDiscover = call{"Discover", withWorkspace | withModules | withGroup | withRegistry | withLogger | withContext,
 		"Discover registers the entry points of group " + HandlersGroup}
 )
-
-func set(names ...string) map[string]bool {
-	m := make(map[string]bool, len(names))
-	for _, n := range names {
-		m[n] = true
-	}
-	return m
-}
 
 // newConfig applies opts for call k, whose group is group ("" for calls not
 // bound to one), and reports an option that does not apply to it.
 func newConfig(k call, group string, opts []Option) (*config, error) {
 	c := &config{registry: registry.Default, ctx: context.Background()}
-	for _, o := range opts {
+	for i, o := range opts {
 		if o == nil {
-			return nil, fmt.Errorf("discovery.%s: option %d is nil", k.name, len(c.given)+1)
+			return nil, fmt.Errorf("discovery.%s: option %d is nil", k.name, i+1)
 		}
 		o(c)
 	}
-	for _, name := range c.given {
-		if !k.applies[name] {
-			return nil, fmt.Errorf("discovery.%s: option %s does not apply: %s; remove it (%s takes %s)", k.name, name, k.why, k.name, k.optionList())
-		}
+	if extra := c.given &^ k.applies; extra != 0 {
+		return nil, fmt.Errorf("discovery.%s: option %s does not apply: %s; remove it (%s takes %s)", k.name, extra.names()[0], k.why, k.name, strings.Join(k.applies.names(), ", "))
 	}
-	if c.has("WithWorkspace") && c.has("WithModules") {
+	if c.given&withWorkspace != 0 && c.given&withModules != 0 {
 		return nil, fmt.Errorf("discovery.%s: options WithWorkspace and WithModules exclude each other: entry points come from a workspace or from a list of modules; give one", k.name)
 	}
 	if group != "" {
-		if c.has("WithGroup") && c.group != group {
+		if c.given&withGroup != 0 && c.group != group {
 			return nil, fmt.Errorf("discovery.%s: option WithGroup(%q) contradicts group %q: %s; remove it", k.name, c.group, group, k.why)
 		}
 		c.group = group
@@ -92,7 +108,7 @@ func newConfig(k call, group string, opts []Option) (*config, error) {
 	if c.ctx == nil {
 		return nil, fmt.Errorf("discovery.%s: WithContext(nil); pass context.Background() or a context of the caller", k.name)
 	}
-	if c.has("WithRegistry") && c.registry == nil {
+	if c.given&withRegistry != 0 && c.registry == nil {
 		return nil, fmt.Errorf("discovery.%s: WithRegistry(nil); pass a registry from registry.New, or registry.Default", k.name)
 	}
 	if c.logger == nil {
@@ -101,22 +117,12 @@ func newConfig(k call, group string, opts []Option) (*config, error) {
 	return c, nil
 }
 
-// has reports whether the option named name was given.
-func (c *config) has(name string) bool {
-	for _, n := range c.given {
-		if n == name {
-			return true
-		}
-	}
-	return false
-}
-
 // WithWorkspace names the go.work file to read, or a directory holding one,
 // instead of the one the go command would use. The named workspace is read
 // even if the running binary was not built from it. Given to
 // EntryPoint.Load, it names the workspace the dynamic loader builds from.
 func WithWorkspace(path string) Option {
-	return func(c *config) { c.workspace = path; c.given = append(c.given, "WithWorkspace") }
+	return func(c *config) { c.workspace = path; c.given |= withWorkspace }
 }
 
 // WithModules makes Find, Load, Lookup and Discover read the entry points
@@ -124,42 +130,31 @@ func WithWorkspace(path string) Option {
 // The entrypoints command uses it outside workspace mode, for the modules of
 // the build list. Entry points found this way are loaded only if linked.
 func WithModules(dirs ...string) Option {
-	return func(c *config) { c.modules = dirs; c.given = append(c.given, "WithModules") }
+	return func(c *config) { c.modules = dirs; c.given |= withModules }
 }
 
 // WithGroup restricts Find to the entry points of one group. Load and
 // Lookup take the group as an argument, and Discover always uses
 // HandlersGroup: given to them, WithGroup must name that same group.
 func WithGroup(group string) Option {
-	return func(c *config) { c.group = group; c.given = append(c.given, "WithGroup") }
+	return func(c *config) { c.group = group; c.given |= withGroup }
 }
 
 // WithRegistry makes Discover register handlers in r instead of
 // registry.Default. It applies to Discover only.
 func WithRegistry(r *registry.Registry) Option {
-	return func(c *config) { c.registry = r; c.given = append(c.given, "WithRegistry") }
+	return func(c *config) { c.registry = r; c.given |= withRegistry }
 }
 
 // WithLogger sets the logger that warnings and failures are reported to,
 // instead of slog.Default().
 func WithLogger(l *slog.Logger) Option {
-	return func(c *config) { c.logger = l; c.given = append(c.given, "WithLogger") }
+	return func(c *config) { c.logger = l; c.given |= withLogger }
 }
 
 // WithContext sets the context that bounds loading entry points (a dynamic
 // loader may build code). The default is context.Background(). It does not
 // apply to Find, which loads nothing.
 func WithContext(ctx context.Context) Option {
-	return func(c *config) { c.ctx = ctx; c.given = append(c.given, "WithContext") }
-}
-
-// optionList returns the names of the options that apply to k.
-func (k call) optionList() string {
-	var names []string
-	for _, n := range []string{"WithWorkspace", "WithModules", "WithGroup", "WithRegistry", "WithLogger", "WithContext"} {
-		if k.applies[n] {
-			names = append(names, n)
-		}
-	}
-	return strings.Join(names, ", ")
+	return func(c *config) { c.ctx = ctx; c.given |= withContext }
 }
