@@ -35,8 +35,11 @@ const notLinkedFix = "run go generate ./... in the program's main module (its ma
 	"if go generate does not link it, go run github.com/go-entrypoints/entrypoints/discovery/cmd/entrypoints check says why"
 
 // registered remembers, per registry, the entry points Discover registered,
-// so that calling it again neither loads them again nor reports conflicts.
-// Registries are held weakly: a registry dropped by the program is forgotten.
+// so that calling it again neither loads them again nor reports conflicts
+// (registry.Register refuses a name twice, and cannot tell whether a
+// creator is the one registered before). Registries are held weakly: a
+// program, test or benchmark that discovers into a fresh registry each time
+// would otherwise keep every one alive with its handlers.
 var registered struct {
 	sync.Mutex
 	m map[weak.Pointer[registry.Registry]]map[EntryPoint]bool
