@@ -110,6 +110,19 @@ func (j *job) server() *server {
 	return h.server
 }
 
+// leave closes the stranger's connection, which holds rank's place, and
+// waits until rank 0's store has seen it close.
+func (j *job) leave(t *testing.T, r *raw, rank int) {
+	t.Helper()
+	r.conn.Close()
+	srv := j.server()
+	require.Eventually(t, func() bool {
+		srv.mu.Lock()
+		defer srv.mu.Unlock()
+		return srv.members[rank] == nil
+	}, 10*time.Second, 5*time.Millisecond)
+}
+
 // raw is a stranger's connection that has done the handshake.
 type raw struct {
 	conn net.Conn
@@ -228,7 +241,7 @@ func TestAttackWritesToTheRendezvousKeys(t *testing.T) {
 	// The keys of the round's store are open.
 	resp = r.do(t, request{op: opSet, key: round + "store/k", value: []byte("v")})
 	assert.Equal(t, statusOK, resp.status)
-	r.conn.Close()
+	j.leave(t, r, 2)
 
 	j.start(t, 2)
 	j.complete(t)
@@ -351,7 +364,7 @@ func TestAttackLargeValues(t *testing.T) {
 	resp = r.do(t, request{op: opAdd, key: round + "n", delta: 1})
 	assert.Equal(t, statusOK, resp.status)
 	assert.LessOrEqual(t, j.server().size, int64(4096+200), "the store holds no more than its limit, and the rendezvous' own keys")
-	r.conn.Close()
+	j.leave(t, r, 2)
 
 	j.start(t, 2)
 	j.complete(t)
@@ -422,5 +435,23 @@ func TestAttackSlowHandshake(t *testing.T) {
 	assert.Contains(t, string(answer), "the handshake did not complete within 1s (config key handshake_timeout on rank 0)")
 	assert.Less(t, time.Since(start), 5*time.Second)
 	j.start(t, 1)
+	j.complete(t)
+}
+
+func TestAttackManyWaitingGets(t *testing.T) {
+	j := newJob(t, 3)
+	j.start(t, 0, 1)
+	r, verdict := handshakeRaw(t, j.ep, hello{rank: 2, world: 3, runID: "none"}, false, nil)
+	require.Empty(t, verdict.refused)
+	for i := range maxGets {
+		_, err := r.conn.Write(request{op: opGet, id: uint64(i + 1), key: "never/" + strconv.Itoa(i)}.encode())
+		require.NoError(t, err)
+	}
+	r.id = maxGets
+	resp := r.do(t, request{op: opGet, key: "one/more"})
+	require.Equal(t, statusError, resp.status)
+	assert.Contains(t, resp.message, fmt.Sprintf("this node has %d Gets waiting, the limit", maxGets))
+	j.leave(t, r, 2)
+	j.start(t, 2)
 	j.complete(t)
 }

@@ -27,6 +27,10 @@ const writeTimeout = 10 * time.Second
 // turns away why, before closing it.
 const turnAwayTimeout = time.Second
 
+// maxGets bounds the Gets of one connection waiting for their keys: each
+// holds a goroutine of the store.
+const maxGets = 1024
+
 // maxRefusals is how many of the latest refusals the store keeps, to
 // explain a round that times out.
 const maxRefusals = 8
@@ -309,8 +313,14 @@ func (s *server) serve(cs *connState) {
 		s.pending.Add(1)
 		s.mu.Unlock()
 		if req.op == opGet {
-			gctx, cancel := context.WithCancel(ctx)
 			mu.Lock()
+			if len(cancels) >= maxGets {
+				mu.Unlock()
+				s.pending.Done()
+				reply(response{id: req.id, status: statusError, message: fmt.Sprintf("static: store: this node has %d Gets waiting, the limit", maxGets)})
+				continue
+			}
+			gctx, cancel := context.WithCancel(ctx)
 			cancels[req.id] = cancel
 			mu.Unlock()
 			gets.Add(1)

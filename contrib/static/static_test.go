@@ -410,7 +410,9 @@ func TestWorldSizeMismatch(t *testing.T) {
 	} {
 		for _, order := range []string{"rank 0 first", "rank 0 last"} {
 			t.Run(tc.name+"/"+order, func(t *testing.T) {
+				t.Parallel()
 				t.Run("with a secret", func(t *testing.T) {
+					t.Parallel()
 					// A node of the job with another --nnodes: every node
 					// fails at once, rank 0 included, and says why.
 					errs := mismatch(t, tc.worlds, order, "secret", "s3cret")
@@ -420,6 +422,7 @@ func TestWorldSizeMismatch(t *testing.T) {
 					}
 				})
 				t.Run("without a secret", func(t *testing.T) {
+					t.Parallel()
 					// The odd node may be a stranger: it fails at once,
 					// naming both world sizes; the others wait for the
 					// node they miss, and rank 0's timeout says whom it
