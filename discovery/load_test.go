@@ -210,6 +210,12 @@ func TestLoadAnyGroupDynamically(t *testing.T) {
 	_, err = eps[1].Load(discovery.WithWorkspace(gowork))
 	assert.ErrorContains(t, err, "entry_points.txt:3: entry point missing in [test.exporters] of module example.com/ws: symbol not found in plugin")
 
+	// No workspace to build from: none in effect, and none named.
+	t.Setenv("GOWORK", "off")
+	_, err = eps[0].Load()
+	assert.ErrorIs(t, err, discovery.ErrNotLinked)
+	assert.ErrorContains(t, err, "entry_points.txt:2: entry point dyn in [test.exporters] of module example.com/ws: declared in the workspace but not linked into this binary, and the dynamic loader has no workspace to build it from; fix: run the program from the workspace it was built from, or name it with discovery.WithWorkspace")
+
 	// An entry point whose module the workspace does not use.
 	other := workspace(t, []string{"./m"}, module("m", "example.com/m", ""))
 	_, err = eps[0].Load(discovery.WithWorkspace(other))
