@@ -651,3 +651,46 @@ func TestManyNodes(t *testing.T) {
 		}
 	}
 }
+
+func TestSecretSources(t *testing.T) {
+	ep := "127.0.0.1:29500"
+	t.Setenv(static.SecretEnv, "from the environment")
+	_, err := newHandler(ep, 2, 0, "secret", "from the config")
+	require.ErrorContains(t, err, `config key "secret" and environment variable STATIC_RENDEZVOUS_SECRET are both set, to different values`)
+	assert.NotContains(t, err.Error(), "from the", "the error must not show the secrets")
+	h, err := newHandler(ep, 2, 0, "secret", "from the environment")
+	require.NoError(t, err)
+	h.Shutdown(context.Background())
+}
+
+func TestSecretOnOneSideOnly(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	for name, secrets := range map[string][2]string{
+		"node only":   {"", "s3cret"},
+		"rank 0 only": {"s3cret", ""},
+	} {
+		t.Run(name, func(t *testing.T) {
+			ep := freeEndpoint(t)
+			var hs []registry.Handler
+			for rank, secret := range secrets {
+				var conf []string
+				if secret != "" {
+					conf = []string{"secret", secret}
+				}
+				h, err := newHandler(ep, 2, rank, append(conf, "join_timeout", "2")...)
+				require.NoError(t, err)
+				defer h.Shutdown(context.Background())
+				hs = append(hs, h)
+			}
+			_, errs := rendezvous(ctx, hs)
+			require.ErrorIs(t, errs[1], registry.ErrState)
+			if secrets[0] == "" {
+				assert.Contains(t, errs[1].Error(), "the node of rank 1 has a secret and rank 0's store has none; give every node the same secret (config key secret or environment variable STATIC_RENDEZVOUS_SECRET)")
+			} else {
+				assert.Contains(t, errs[1].Error(), "rank 0's store requires the job's secret and the node of rank 1 has none")
+			}
+			require.ErrorIs(t, errs[0], registry.ErrTimeout, "rank 0 waits for the node it misses")
+		})
+	}
+}
