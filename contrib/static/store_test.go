@@ -400,3 +400,37 @@ func TestNodeLeavesBeforeItAcks(t *testing.T) {
 		t.Fatal("rank 0 did not fail when the node left")
 	}
 }
+
+// BenchmarkHandshake measures connecting to the store, handshake
+// included, without a secret and with one (the HMAC challenge and
+// response), side by side.
+func BenchmarkHandshake(b *testing.B) {
+	for name, secret := range map[string][]byte{"no secret": nil, "secret": []byte("s3cret")} {
+		b.Run(name, func(b *testing.B) {
+			srv, err := listen("127.0.0.1:0", serverConfig{prefix: "static/job/", runID: "job", world: 2, secret: secret})
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer srv.Close(context.Background())
+			me := hello{rank: 1, world: 2, runID: "job"}
+			for b.Loop() {
+				c, err := dial(context.Background(), srv.Addr().String(), me, secret)
+				if err != nil {
+					b.Fatal(err)
+				}
+				c.Close()
+				// The store frees rank 1's place when it sees the
+				// connection close.
+				for {
+					srv.mu.Lock()
+					gone := srv.members[1] == nil
+					srv.mu.Unlock()
+					if gone {
+						break
+					}
+					time.Sleep(10 * time.Microsecond)
+				}
+			}
+		})
+	}
+}
