@@ -22,18 +22,21 @@ main module's build list): group, name, value, module, version, where each is
 declared, and its status:
 
 	linked     a file written by entrypoints generate links it
-	loadable   not linked, but a program of the workspace imports
+	loadable   not linked, but a program loads its group and imports
 	           discovery/dynamic, which loads it at run time
-	unlinked   not linked, and no program inspected imports discovery/dynamic:
+	unlinked   not linked, and no program inspected loads it dynamically:
 	           go generate ./... in the program's package links it
 	stale      a generated file links it with another value: run go generate
 	broken     it cannot be linked or loaded; the reason follows the table
 
 The programs inspected are the package in the current directory or, run where
-there is no Go package, every main package of the workspace's modules. Their
-calls of discovery.Load[T] and discovery.Lookup[T] with a constant group name
-are checked as entrypoints check does: a value that cannot be made a T is
-broken.
+there is no Go package, every main package of the workspace's modules, with
+the packages of the workspace they import (test files are not inspected). A
+program loads a group where it calls discovery.Load or discovery.Lookup with
+the group as a constant (or Discover, for torchrun.handlers); a call whose
+group is not a constant, or of EntryPoint.Load, counts as loading every
+group. The calls of Load[T] and Lookup[T] are checked as entrypoints check
+does: a value that cannot be made a T is broken.
 
 With -json it prints one JSON object with the fields EntryPoints, an array of
 objects with the fields Group, Name, Value, Module, Version, Pos, Status,
@@ -125,8 +128,8 @@ func runList(args []string, stdout, stderr io.Writer) error {
 			l.Status = "stale"
 			l.Error = strings.Join(stale, "; ")
 			l.Fix = "go generate ./... in that package links it as declared"
-		case c.progs != nil && len(c.progs.dynamic) > 0:
-			l.Status, l.LoadedBy = "loadable", c.progs.dynamic
+		case len(c.progs.dynamicLoaders(ep.Group)) > 0:
+			l.Status, l.LoadedBy = "loadable", c.progs.dynamicLoaders(ep.Group)
 		default:
 			l.Status = "unlinked"
 			l.Fix = "go generate ./... in the program's package links it, or import discovery/dynamic to load it at run time"

@@ -9,10 +9,11 @@
 //
 // list prints every entry point with its group, name, value, module,
 // version, where it is declared, and its status: linked (a file written by
-// entrypoints generate links it), loadable (not linked, but a program of the
-// workspace imports discovery/dynamic, which loads it at run time), unlinked
-// (not linked and nothing loads it: go generate links it), stale (a
-// generated file links it with another value) or broken (with the reason).
+// entrypoints generate links it), loadable (not linked, but a program loads
+// its group and imports discovery/dynamic, which loads it at run time),
+// unlinked (not linked, and nothing loads it dynamically: go generate links
+// it), stale (a generated file links it with another value) or broken (with
+// the reason).
 // With -json it prints all of that, and every problem of the workspace, as
 // one JSON object.
 //

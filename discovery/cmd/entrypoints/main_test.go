@@ -192,16 +192,23 @@ func TestGenerateGroupsAndListJSON(t *testing.T) {
 	assert.Equal(t, string(all), string(both))
 	assert.Contains(t, string(all), `myhandler "example.com/myhandler"`)
 
-	// A program that imports discovery/dynamic loads what is not linked.
+	// A program that imports discovery/dynamic loads what is not linked of
+	// the groups it loads, and only those.
 	s.write(exporters("other"))
 	s.write(map[string]string{
-		"other/entry_points.txt": "[myapp.exporters]\ncsv = example.com/other:NewCSV\njson = example.com/other:NewCSV\n[myapp.exporters\n",
+		"other/entry_points.txt": "[myapp.exporters]\ncsv = example.com/other:NewCSV\njson = example.com/other:NewCSV\n[myapp.exporters\n[myapp.other]\nx = example.com/other:NewCSV\n",
 		"app/dynamic.go":         "package main\n\nimport _ \"github.com/go-entrypoints/entrypoints/discovery/dynamic\"\n",
 	})
 	s.ok(".", "go", "work", "use", "./other")
 	code, out, errOut = runCLI("list")
 	assert.Equal(t, 1, code)
+	assert.Contains(t, out, "other/entry_points.txt:3      unlinked (go generate")
+	assert.Contains(t, out, "other/entry_points.txt:6      unlinked (go generate")
+	s.write(map[string]string{"app/exporters.go": "package main\n\nimport \"github.com/go-entrypoints/entrypoints/discovery\"\n\nvar _, _ = discovery.Load[string](\"myapp.exporters\")\n"})
+	code, out, errOut = runCLI("list")
+	assert.Equal(t, 1, code)
 	assert.Contains(t, out, "other/entry_points.txt:3      loadable (not linked; discovery/dynamic loads it at run time in example.com/app; go generate ./... links it)\n")
+	assert.Contains(t, out, "other/entry_points.txt:6      unlinked (go generate")
 	assert.Contains(t, errOut, "entrypoints list: "+filepath.Join(s.dir, "other", "entry_points.txt")+":4: invalid group header")
 	assert.Contains(t, errOut, "entrypoints list: "+filepath.Join(s.dir, "other", "entry_points.txt")+":2: entry point csv in [myapp.exporters] of module example.com/other: conflicting declarations")
 	assert.Contains(t, errOut, "entrypoints list: 0 entry points broken, 2 other problems in the workspace")

@@ -21,12 +21,41 @@ const dynamicPath = "github.com/go-entrypoints/entrypoints/discovery/dynamic"
 // workspace it imports or, run where there is no Go package, every main
 // package of the workspace's modules and the workspace packages they import.
 type programs struct {
-	// dynamic lists the inspected main packages that import
-	// discovery/dynamic: they load unlinked entry points at run time.
-	dynamic []string
+	// dynamic maps each inspected main package that imports
+	// discovery/dynamic, which loads unlinked entry points at run time, to
+	// the callers among the packages it is built from.
+	dynamic map[string][]string
 	// callers are the packages of the workspace's modules, among those
 	// inspected, that import discovery: those that may call Load or Lookup.
 	callers []string
+	// uses says, for each caller, which groups it loads.
+	uses map[string]*groupUses
+}
+
+// groupUses is what a package loads: groups named by constants, and
+// whether it loads others that cannot be known before it runs.
+type groupUses struct {
+	groups  map[string]bool
+	unknown bool // a group that is not a constant, or EntryPoint.Load
+}
+
+// dynamicLoaders returns the inspected programs that import
+// discovery/dynamic and load group, or may load it.
+func (progs *programs) dynamicLoaders(group string) []string {
+	if progs == nil {
+		return nil
+	}
+	var loaders []string
+	for prog, callers := range progs.dynamic {
+		for _, c := range callers {
+			if u := progs.uses[c]; u != nil && (u.groups[group] || u.unknown) {
+				loaders = append(loaders, prog)
+				break
+			}
+		}
+	}
+	slices.Sort(loaders)
+	return loaders
 }
 
 // inspectPrograms finds the programs of p: the package in p's directory, if
@@ -54,38 +83,41 @@ func (p *project) inspectPrograms() (*programs, error) {
 			}
 		}
 	}
-	progs := &programs{}
+	isCaller := func(pkg *packages.Package) bool {
+		return pkg.PkgPath != discoveryPath && pkg.Module != nil && pkg.Module.Main && pkg.Imports[discoveryPath] != nil
+	}
+	progs := &programs{dynamic: make(map[string][]string), uses: make(map[string]*groupUses)}
 	callers := make(map[string]bool)
-	seen := make(map[*packages.Package]bool)
-	var visit func(pkg *packages.Package) bool // reports whether pkg imports dynamic
-	imports := make(map[*packages.Package]bool)
-	visit = func(pkg *packages.Package) bool {
-		if seen[pkg] {
-			return imports[pkg]
-		}
-		seen[pkg] = true
-		dyn := pkg.PkgPath == dynamicPath
-		for _, imp := range pkg.Imports {
-			if visit(imp) {
+	for _, root := range roots {
+		// The callers root is built from, and whether it imports dynamic.
+		var own []string
+		dyn := false
+		seen := make(map[*packages.Package]bool)
+		var visit func(pkg *packages.Package)
+		visit = func(pkg *packages.Package) {
+			if seen[pkg] {
+				return
+			}
+			seen[pkg] = true
+			if pkg.PkgPath == dynamicPath {
 				dyn = true
 			}
-			if imp.PkgPath == discoveryPath && pkg.Module != nil && pkg.Module.Main {
+			if isCaller(pkg) {
+				own = append(own, pkg.PkgPath)
 				callers[pkg.PkgPath] = true
 			}
+			for _, imp := range pkg.Imports {
+				visit(imp)
+			}
 		}
-		imports[pkg] = dyn
-		return dyn
-	}
-	for _, root := range roots {
-		if visit(root) && root.Name == "main" {
-			progs.dynamic = append(progs.dynamic, root.PkgPath)
+		visit(root)
+		if dyn && root.Name == "main" {
+			progs.dynamic[root.PkgPath] = own
 		}
 	}
-	delete(callers, discoveryPath) // Discover's own Load is checked by the handlers rule
 	for path := range callers {
 		progs.callers = append(progs.callers, path)
 	}
-	slices.Sort(progs.dynamic)
 	slices.Sort(progs.callers)
 	return progs, nil
 }
@@ -101,16 +133,17 @@ type groupLoad struct {
 
 // findLoads returns the calls of discovery.Load[T] and discovery.Lookup[T]
 // with a constant group name in pkg, which must have syntax and type
-// information.
-func findLoads(pkg *packages.Package) []groupLoad {
+// information, and the groups pkg loads, Discover's included.
+func findLoads(pkg *packages.Package) ([]groupLoad, *groupUses) {
+	uses := &groupUses{groups: make(map[string]bool)}
 	if pkg.TypesInfo == nil {
-		return nil
+		return nil, uses
 	}
 	var loads []groupLoad
 	for _, f := range pkg.Syntax {
 		ast.Inspect(f, func(n ast.Node) bool {
 			call, ok := n.(*ast.CallExpr)
-			if !ok || len(call.Args) == 0 {
+			if !ok {
 				return true
 			}
 			fun := ast.Unparen(call.Fun)
@@ -130,17 +163,29 @@ func findLoads(pkg *packages.Package) []groupLoad {
 				return true
 			}
 			fn, ok := pkg.TypesInfo.Uses[id].(*types.Func)
-			if !ok || fn.Pkg() == nil || fn.Pkg().Path() != discoveryPath || fn.Name() != "Load" && fn.Name() != "Lookup" {
+			if !ok || fn.Pkg() == nil || fn.Pkg().Path() != discoveryPath {
+				return true
+			}
+			switch {
+			case fn.Name() == "Discover":
+				uses.groups[discovery.HandlersGroup] = true
+				return true
+			case fn.Signature().Recv() != nil:
+				uses.unknown = uses.unknown || fn.Name() == "Load" // EntryPoint.Load
+				return true
+			case fn.Name() != "Load" && fn.Name() != "Lookup":
 				return true
 			}
 			inst, ok := pkg.TypesInfo.Instances[id]
-			if !ok || inst.TypeArgs.Len() != 1 {
+			if !ok || inst.TypeArgs.Len() != 1 || len(call.Args) == 0 {
 				return true
 			}
 			group := pkg.TypesInfo.Types[call.Args[0]].Value
 			if group == nil || group.Kind() != constant.String {
-				return true // not known before run time
+				uses.unknown = true // not known before run time
+				return true
 			}
+			uses.groups[constant.StringVal(group)] = true
 			t := inst.TypeArgs.At(0)
 			loads = append(loads, groupLoad{
 				group: constant.StringVal(group),
@@ -151,7 +196,7 @@ func findLoads(pkg *packages.Package) []groupLoad {
 			return true
 		})
 	}
-	return loads
+	return loads, uses
 }
 
 // typeString returns t with its packages named by their names, as the

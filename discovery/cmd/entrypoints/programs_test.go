@@ -54,7 +54,12 @@ type Plugin[T any] struct{ Value T }
 
 func Load[T any](group string, opts ...Option) ([]Plugin[T], error) { return nil, nil }
 func Lookup[T any](group, name string, opts ...Option) (T, error) { var t T; return t, nil }
-func Find(opts ...Option) ([]string, error) { return nil, nil }
+func Find(opts ...Option) ([]EntryPoint, error) { return nil, nil }
+func Discover(opts ...Option) (any, error) { return nil, nil }
+
+type EntryPoint struct{}
+
+func (EntryPoint) Load(opts ...Option) (any, error) { return nil, nil }
 `
 
 func TestFindLoads(t *testing.T) {
@@ -85,7 +90,8 @@ func main() {
 }
 `)
 	var got []string
-	for _, l := range findLoads(app) {
+	loads, uses := findLoads(app)
+	for _, l := range loads {
 		got = append(got, fmt.Sprintf("%s %s %s %d", l.group, typeString(l.typ), l.call, l.pos.Line))
 	}
 	assert.Equal(t, []string{
@@ -93,6 +99,27 @@ func main() {
 		"myapp.local.x fmt.Stringer discovery.Lookup[fmt.Stringer] 14",
 		"myapp.bytes []byte discovery.Load[[]byte] 20",
 	}, got)
+	assert.Equal(t, &groupUses{groups: map[string]bool{"myapp.exporters": true, "myapp.local.x": true, "myapp.bytes": true}, unknown: true}, uses)
+
+	// Discover loads torchrun.handlers; EntryPoint.Load may load any group.
+	discover := checkSource(t, fset, "example.com/discover", deps, "package discover\n\nimport \"github.com/go-entrypoints/entrypoints/discovery\"\n\nvar _, _ = discovery.Discover()\n")
+	loads, uses = findLoads(discover)
+	assert.Empty(t, loads)
+	assert.Equal(t, &groupUses{groups: map[string]bool{"torchrun.handlers": true}}, uses)
+	anyGroup := checkSource(t, fset, "example.com/anygroup", deps, `package anygroup
+
+import "github.com/go-entrypoints/entrypoints/discovery"
+
+func loadAll() {
+	eps, _ := discovery.Find()
+	for _, ep := range eps {
+		ep.Load()
+	}
+}
+`)
+	loads, uses = findLoads(anyGroup)
+	assert.Empty(t, loads)
+	assert.Equal(t, &groupUses{groups: map[string]bool{}, unknown: true}, uses)
 }
 
 // TestLoadRule checks the rule of generate and check against the cases of

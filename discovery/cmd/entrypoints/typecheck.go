@@ -89,7 +89,9 @@ func (p *project) typecheck(eps []discovery.EntryPoint, self bool) (*checked, er
 	var loads []groupLoad
 	for _, path := range progs.callers {
 		if pkg := c.pkgs[path]; pkg != nil {
-			for _, l := range findLoads(pkg) {
+			found, uses := findLoads(pkg)
+			progs.uses[path] = uses
+			for _, l := range found {
 				if l.group == discovery.HandlersGroup && creator != nil && types.Identical(l.typ, creator) {
 					continue // the handlers rule checks it
 				}
