@@ -200,7 +200,7 @@ func TestGenerateGroupsAndListJSON(t *testing.T) {
 		"app/dynamic.go":         "package main\n\nimport _ \"github.com/go-entrypoints/entrypoints/discovery/dynamic\"\n",
 	})
 	s.ok(".", "go", "work", "use", "./other")
-	code, out, errOut = runCLI("list")
+	code, out, _ = runCLI("list")
 	assert.Equal(t, 1, code)
 	assert.Contains(t, out, "other/entry_points.txt:3      unlinked (go generate")
 	assert.Contains(t, out, "other/entry_points.txt:6      unlinked (go generate")
