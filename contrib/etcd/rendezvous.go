@@ -88,19 +88,27 @@ func (h *Handler) rendezvous(ctx context.Context, jt *joinTimer) (registry.Info,
 	}
 	me := member{Addr: h.cfg.localAddr, Port: port, Min: h.minNodes, Max: h.maxNodes}
 	var unreachable error // the last failure to reach etcd, for the timeout's error
-	// The first request fails fast when etcd is unreachable; once under
-	// way, the rendezvous rides out outages.
-	last, err := h.readRun(ctx)
-	if err != nil {
-		return registry.Info{}, err
-	}
-	next := last + 1
-	for {
-		r, err := h.join(ctx, next, me, &unreachable)
+	// A node that was in a round joins the one after it; a new node reads
+	// the run first. The first request fails fast when etcd is
+	// unreachable; once under way, the rendezvous rides out outages.
+	h.mu.Lock()
+	next := h.round + 1
+	h.mu.Unlock()
+	if next == 0 {
+		last, err := h.readRun(ctx)
 		if err != nil {
 			return registry.Info{}, err
 		}
-		res, err := h.wait(ctx, jt, r, &unreachable)
+		next = last + 1
+	}
+	first := true
+	for {
+		r, v, w, err := h.join(ctx, next, me, first, &unreachable)
+		first = false
+		if err != nil {
+			return registry.Info{}, err
+		}
+		res, err := h.wait(ctx, jt, r, v, w, &unreachable)
 		if err != nil {
 			return registry.Info{}, err
 		}
@@ -128,16 +136,24 @@ func (h *Handler) ride(ctx context.Context, unreachable *error, op func() error)
 }
 
 // join puts this node's key into round r (r < 0: the open round) and
-// returns the round it joined.
-func (h *Handler) join(ctx context.Context, r int, me member, unreachable *error) (int, error) {
+// returns the round it joined, the round as the joining request saw it,
+// and a watch of the round set up before that request. With fast, a first
+// attempt that finds etcd unreachable fails.
+func (h *Handler) join(ctx context.Context, r int, me member, fast bool, unreachable *error) (int, view, *roundWatch, error) {
 	value := me.encode()
 	mine := nnodesValue(h.minNodes, h.maxNodes)
+	w := &roundWatch{h: h, r: -1}
+	defer func() {
+		if w != nil {
+			w.stop()
+		}
+	}()
 	for {
 		if r < 0 {
 			var last int
 			err := h.ride(ctx, unreachable, func() (err error) { last, err = h.readRun(ctx); return err })
 			if err != nil {
-				return 0, err
+				return 0, view{}, nil, err
 			}
 			r = last + 1
 		}
@@ -149,9 +165,27 @@ func (h *Handler) join(ctx context.Context, r int, me member, unreachable *error
 		if prev >= 0 && prev != r {
 			then = append(then, clientv3.OpDelete(h.k.join(prev, h.id)))
 		}
-		then = append(then, clientv3.OpPut(h.k.join(r, h.id), value, clientv3.WithLease(lease)))
+		put := len(then)
+		then = append(then,
+			clientv3.OpPut(h.k.join(r, h.id), value, clientv3.WithLease(lease)),
+			clientv3.OpGet(h.k.joins(r), clientv3.WithPrefix(), clientv3.WithCountOnly()),
+			clientv3.OpGet(h.k.lastCall(r)),
+		)
+		if r > 0 {
+			then = append(then, clientv3.OpGet(h.k.joins(r-1), clientv3.WithPrefix(), clientv3.WithCountOnly()))
+		}
 		var resp *clientv3.TxnResponse
-		err := h.ride(ctx, unreachable, func() error {
+		attempt := func() error {
+			if w.r != r || w.ch == nil {
+				// The watch is set up before the join: it sees every
+				// change after the join, and starts in step with etcd,
+				// which serves a watch from a past revision late.
+				w.stop()
+				w.r = r
+				if err := w.start(ctx); err != nil {
+					return err
+				}
+			}
 			octx, cancel := h.opContext(ctx)
 			defer cancel()
 			var err error
@@ -165,15 +199,24 @@ func (h *Handler) join(ctx context.Context, r int, me member, unreachable *error
 			).Commit()
 			if errors.Is(err, rpctypes.ErrLeaseNotFound) {
 				// The lease expired while etcd could not be reached.
+				resp = nil
 				return h.renew(ctx)
 			}
 			if err != nil {
+				resp = nil
 				return h.opError(ctx, octx, fmt.Sprintf("joining round %d", r), err)
 			}
 			return nil
-		})
+		}
+		var err error
+		if fast {
+			err = attempt()
+			fast = false
+		} else {
+			err = h.ride(ctx, unreachable, attempt)
+		}
 		if err != nil {
-			return 0, err
+			return 0, view{}, nil, err
 		}
 		if resp == nil || lease != h.currentLease() {
 			continue // the lease was renewed: join with the new one
@@ -182,15 +225,27 @@ func (h *Handler) join(ctx context.Context, r int, me member, unreachable *error
 			h.mu.Lock()
 			h.round = r
 			h.mu.Unlock()
-			return r, nil
+			rr := func(i int) *clientv3.GetResponse {
+				return (*clientv3.GetResponse)(resp.Responses[put+1+i].GetResponseRange())
+			}
+			v := view{rev: resp.Header.Revision, mine: true, n: rr(0).Count}
+			if r > 0 {
+				v.prev = rr(2).Count
+			}
+			if kvs := rr(1).Kvs; len(kvs) > 0 {
+				v.lastCall = kvs[0]
+			}
+			watch := w
+			w = nil
+			return r, v, watch, nil
 		}
 		switch {
 		case len(resp.Responses[1].GetResponseRange().Kvs) > 0:
-			return 0, h.closedError()
+			return 0, view{}, nil, h.closedError()
 		case len(resp.Responses[0].GetResponseRange().Kvs) > 0:
 			r++ // sealed meanwhile: the next round is open
 		default:
-			r = -1 // the run's --nnodes record went with its writer: write it again
+			r = -1 // the run's --nnodes record went with its writer, or this node is new: read the run
 		}
 	}
 }
@@ -310,8 +365,7 @@ type waitResult struct {
 
 // wait waits for round r, which this node has joined, to be sealed, and
 // takes its part in sealing it.
-func (h *Handler) wait(ctx context.Context, jt *joinTimer, r int, unreachable *error) (waitResult, error) {
-	w := roundWatch{h: h, r: r}
+func (h *Handler) wait(ctx context.Context, jt *joinTimer, r int, v view, w *roundWatch, unreachable *error) (waitResult, error) {
 	defer w.stop()
 	guard := time.NewTicker(time.Duration(h.cfg.leaseTTL()) * time.Second)
 	defer guard.Stop()
@@ -319,13 +373,22 @@ func (h *Handler) wait(ctx context.Context, jt *joinTimer, r int, unreachable *e
 	timer.Stop()
 	defer timer.Stop()
 	prevLeft := int64(0) // join keys of round r-1 still there, when w watches them
-	for {
-		var v view
-		if err := h.ride(ctx, unreachable, func() (err error) { v, err = h.look(ctx, r); return err }); err != nil {
-			return waitResult{}, err
-		}
-		if w.ch == nil {
-			w.start(ctx, v.rev+1)
+	for fresh := true; ; fresh = false {
+		if !fresh {
+			err := h.ride(ctx, unreachable, func() error {
+				if w.ch == nil {
+					// The watch broke: set it up again before looking.
+					if err := w.start(ctx); err != nil {
+						return err
+					}
+				}
+				var err error
+				v, err = h.look(ctx, r)
+				return err
+			})
+			if err != nil {
+				return waitResult{}, err
+			}
 		}
 		behindFull := v.prev >= int64(h.maxNodes)
 		switch {
@@ -352,9 +415,14 @@ func (h *Handler) wait(ctx context.Context, jt *joinTimer, r int, unreachable *e
 		if err != nil {
 			return waitResult{}, err
 		}
-		acted, err := h.act(ctx, r, v, lc, lease, unreachable)
+		acted, sealRev, err := h.act(ctx, r, v, lc, lease, unreachable)
 		if err != nil {
 			return waitResult{}, err
+		}
+		if sealRev != 0 {
+			var res waitResult
+			err := h.ride(ctx, unreachable, func() (err error) { res, err = h.outcome(ctx, r, sealRev); return err })
+			return res, err
 		}
 		if acted {
 			continue
@@ -370,7 +438,8 @@ func (h *Handler) wait(ctx context.Context, jt *joinTimer, r int, unreachable *e
 			w.watchPrev(ctx, v.rev+1)
 			prevLeft = v.prev
 		}
-		if err := h.await(ctx, &w, fire, guard.C, &prevLeft, unreachable); err != nil {
+		sealRev, err = h.await(ctx, w, fire, guard.C, &prevLeft, unreachable)
+		if err != nil {
 			return waitResult{}, err
 		}
 		if fire != nil && !timer.Stop() {
@@ -378,6 +447,12 @@ func (h *Handler) wait(ctx context.Context, jt *joinTimer, r int, unreachable *e
 			case <-timer.C:
 			default:
 			}
+		}
+		if sealRev != 0 {
+			// The watch showed the seal: no need to look again.
+			var res waitResult
+			err := h.ride(ctx, unreachable, func() (err error) { res, err = h.outcome(ctx, r, sealRev); return err })
+			return res, err
 		}
 	}
 }
@@ -417,12 +492,14 @@ func (h *Handler) lastCallOf(r int, v view, lease clientv3.LeaseID) (lastCall, e
 }
 
 // act does what round r needs from this node, as v shows it, and reports
-// whether it wrote anything.
-func (h *Handler) act(ctx context.Context, r int, v view, lc lastCall, lease clientv3.LeaseID, unreachable *error) (bool, error) {
+// whether it wrote anything, and the seal's revision if it sealed the
+// round.
+func (h *Handler) act(ctx context.Context, r int, v view, lc lastCall, lease clientv3.LeaseID, unreachable *error) (bool, int64, error) {
 	min, max := int64(h.minNodes), int64(h.maxNodes)
 	switch {
 	case v.n >= max && v.prev == 0:
-		return h.seal(ctx, r, unreachable)
+		rev, err := h.seal(ctx, r, unreachable)
+		return true, rev, err
 	case !lc.open && v.n >= min:
 		// The round has MinNodes: open the last call, or, while the
 		// round before runs, hold it open.
@@ -430,7 +507,7 @@ func (h *Handler) act(ctx context.Context, r int, v view, lc lastCall, lease cli
 		if v.prev == 0 {
 			value = strconv.FormatInt(time.Now().Add(h.cfg.lastCallTimeout).UnixMilli(), 10)
 		}
-		return true, h.ride(ctx, unreachable, func() error {
+		return true, 0, h.ride(ctx, unreachable, func() error {
 			octx, cancel := h.opContext(ctx)
 			defer cancel()
 			_, err := h.cli.Txn(octx).
@@ -445,15 +522,16 @@ func (h *Handler) act(ctx context.Context, r int, v view, lc lastCall, lease cli
 	case lc.owner && v.n < min:
 		// Fewer than MinNodes are left: the last call ends without a
 		// round, and opens again when enough nodes are back.
-		return true, h.ownLastCall(ctx, r, lease, nil, unreachable)
+		return true, 0, h.ownLastCall(ctx, r, lease, nil, unreachable)
 	case lc.owner && lc.pending && v.prev == 0:
 		// The round before has ended: the last call starts now.
 		deadline := strconv.FormatInt(time.Now().Add(h.cfg.lastCallTimeout).UnixMilli(), 10)
-		return true, h.ownLastCall(ctx, r, lease, &deadline, unreachable)
+		return true, 0, h.ownLastCall(ctx, r, lease, &deadline, unreachable)
 	case !lc.due.IsZero() && !time.Now().Before(lc.due) && v.n >= min && v.prev == 0:
-		return h.seal(ctx, r, unreachable)
+		rev, err := h.seal(ctx, r, unreachable)
+		return true, rev, err
 	}
-	return false, nil
+	return false, 0, nil
 }
 
 // ownLastCall sets round r's last-call key to value, or deletes it if
@@ -477,37 +555,52 @@ func (h *Handler) ownLastCall(ctx context.Context, r int, lease clientv3.LeaseID
 	})
 }
 
-// seal seals round r unless it is sealed, and records it as the run's
-// last sealed round.
-func (h *Handler) seal(ctx context.Context, r int, unreachable *error) (bool, error) {
-	return true, h.ride(ctx, unreachable, func() error {
+// seal seals round r unless it is sealed, records it as the run's last
+// sealed round, and returns the seal's revision.
+func (h *Handler) seal(ctx context.Context, r int, unreachable *error) (int64, error) {
+	var rev int64
+	err := h.ride(ctx, unreachable, func() error {
 		octx, cancel := h.opContext(ctx)
 		defer cancel()
-		_, err := h.cli.Txn(octx).
+		resp, err := h.cli.Txn(octx).
 			If(clientv3.Compare(clientv3.CreateRevision(h.k.seal(r)), "=", 0)).
 			Then(clientv3.OpPut(h.k.seal(r), ""), clientv3.OpPut(h.k.sealed(), strconv.Itoa(r))).
+			Else(clientv3.OpGet(h.k.seal(r), clientv3.WithKeysOnly())).
 			Commit()
 		if err != nil {
 			return h.opError(ctx, octx, fmt.Sprintf("sealing round %d", r), err)
 		}
+		if resp.Succeeded {
+			rev = resp.Header.Revision
+		} else if kvs := resp.Responses[0].GetResponseRange().Kvs; len(kvs) > 0 {
+			rev = kvs[0].CreateRevision
+		}
 		return nil
 	})
+	return rev, err
 }
 
 // await blocks until something may have changed round r: a watch event, a
-// fired timer, the guard's tick, a new lease.
-func (h *Handler) await(ctx context.Context, w *roundWatch, fire, guard <-chan time.Time, prevLeft *int64, unreachable *error) error {
+// fired timer, the guard's tick, a new lease. When a watch event shows
+// the round's seal, it returns the seal's revision.
+func (h *Handler) await(ctx context.Context, w *roundWatch, fire, guard <-chan time.Time, prevLeft *int64, unreachable *error) (int64, error) {
 	for {
 		select {
-		case resp, ok := <-w.ch:
-			if !ok || resp.Err() != nil {
+		case resp := <-w.ch:
+			if resp.Err() != nil {
 				w.stop() // etcd went away: look again and watch anew
+				return 0, nil
 			}
-			return nil
+			for _, ev := range resp.Events {
+				if ev.Type == clientv3.EventTypePut && string(ev.Kv.Key) == h.k.seal(w.r) {
+					return ev.Kv.CreateRevision, nil
+				}
+			}
+			return 0, nil
 		case resp, ok := <-w.prev:
 			if !ok || resp.Err() != nil {
 				w.stopPrev()
-				return nil
+				return 0, nil
 			}
 			for _, ev := range resp.Events {
 				if ev.Type == clientv3.EventTypeDelete {
@@ -516,18 +609,18 @@ func (h *Handler) await(ctx context.Context, w *roundWatch, fire, guard <-chan t
 			}
 			if *prevLeft <= 0 {
 				w.stopPrev()
-				return nil
+				return 0, nil
 			}
 		case <-fire:
-			return nil
+			return 0, nil
 		case <-guard:
 			// A guard, not the mechanism: should a watch ever be lost
 			// silently, the round is looked at once per lease TTL.
-			return nil
+			return 0, nil
 		case <-h.leaseChanged:
-			return nil
+			return 0, nil
 		case <-ctx.Done():
-			return h.waitError(ctx, *unreachable)
+			return 0, h.waitError(ctx, *unreachable)
 		}
 	}
 }
@@ -616,12 +709,46 @@ type roundWatch struct {
 	prev       clientv3.WatchChan // join keys of round r-1
 }
 
-// start watches from revision rev on.
-func (w *roundWatch) start(parent context.Context, rev int64) {
+// start watches the run's closed key and the round's control keys, from
+// now on. It returns once etcd has set both watches up, which makes every
+// later change reach the watch.
+func (w *roundWatch) start(parent context.Context) error {
 	ctx, cancel := context.WithCancel(parent)
+	octx, ocancel := w.h.opContext(parent)
+	defer ocancel()
+	// Watch blocks until it has a stream to etcd: a request that fails
+	// (etcd unreachable, read_timeout) ends it.
+	stopCancel := context.AfterFunc(octx, cancel)
+	closed := w.h.cli.Watch(ctx, w.h.k.closed(), clientv3.WithCreatedNotify())
+	ctl := w.h.cli.Watch(ctx, w.h.k.ctl(w.r), clientv3.WithPrefix(), clientv3.WithCreatedNotify())
+	for _, ch := range []clientv3.WatchChan{closed, ctl} {
+		var err error
+		select {
+		case resp, ok := <-ch:
+			switch {
+			case !ok:
+				err = errors.New("watch closed")
+			case resp.Err() != nil:
+				err = resp.Err()
+			case !resp.Created:
+				err = errors.New("watch not created")
+			}
+		case <-octx.Done():
+			err = octx.Err()
+		}
+		if err == nil && octx.Err() != nil {
+			err = octx.Err()
+		}
+		if err != nil {
+			cancel()
+			return w.h.opError(parent, octx, fmt.Sprintf("watching round %d", w.r), err)
+		}
+	}
+	if !stopCancel() {
+		cancel()
+		return w.h.opError(parent, octx, fmt.Sprintf("watching round %d", w.r), octx.Err())
+	}
 	w.cancel = cancel
-	closed := w.h.cli.Watch(ctx, w.h.k.closed(), clientv3.WithRev(rev))
-	ctl := w.h.cli.Watch(ctx, w.h.k.ctl(w.r), clientv3.WithPrefix(), clientv3.WithRev(rev))
 	ch := make(chan clientv3.WatchResponse)
 	w.ch = ch
 	forward := func(in clientv3.WatchChan) {
@@ -640,6 +767,7 @@ func (w *roundWatch) start(parent context.Context, rev int64) {
 	}
 	go forward(closed)
 	go forward(ctl)
+	return nil
 }
 
 func (w *roundWatch) watchPrev(parent context.Context, rev int64) {
