@@ -22,7 +22,8 @@ import (
 //     results of which the first is assignable to T and the second is of
 //     type error exactly, it is a factory: it is called on each load, and
 //     its first result is the value. A nil func, a panic, a non-nil error
-//     or a nil first result fails the entry point.
+//     or a nil first result (a nil pointer in an interface included, as in
+//     rule 1) fails the entry point.
 //  3. Else the entry point fails with an error naming the symbol's type
 //     and T.
 //
@@ -119,8 +120,15 @@ func callFactory[T any](sym string, f func() (T, error)) (t T, err error) {
 		var zero T
 		return zero, fmt.Errorf("%s failed: %w", sym, err)
 	}
-	if isNil(reflect.ValueOf(&t).Elem()) {
+	v := reflect.ValueOf(&t).Elem()
+	if isNil(v) {
 		return t, fmt.Errorf("%s gave a nil %s", sym, reflect.TypeFor[T]())
+	}
+	// A nil pointer in a non-nil interface is as nil as the var of rule 1
+	// holding one, which is refused: the factory must fail alike.
+	if v.Kind() == reflect.Interface && isNil(v.Elem()) {
+		var zero T
+		return zero, fmt.Errorf("%s gave a nil %s as a %s", sym, v.Elem().Type(), v.Type())
 	}
 	return t, nil
 }

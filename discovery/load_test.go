@@ -58,9 +58,14 @@ func TestLoadRule(t *testing.T) {
 		"NilFactory":      nilFactory,
 		"GivesNil":        func() Exporter { return nil },
 		"GivesNilPointer": func() *csvExporter { return nil },
-		"UnnamedFunc":     newFake,
-		"NamedFunc":       registry.Creator(newFake),
-		"NilCreator":      nilCreator,
+		"GivesTypedNil":   func() Exporter { var p *csvExporter; return p },
+		"GivesTypedNilErr": func() (Exporter, error) {
+			var p *csvExporter
+			return p, nil
+		},
+		"UnnamedFunc": newFake,
+		"NamedFunc":   registry.Creator(newFake),
+		"NilCreator":  nilCreator,
 	} {
 		link("test.rule", name, symbol)
 	}
@@ -89,6 +94,8 @@ func TestLoadRule(t *testing.T) {
 		{name: "NilFactory", err: "NilFactory is a nil func() discovery_test.Exporter"},
 		{name: "GivesNil", err: "GivesNil gave a nil discovery_test.Exporter"},
 		{name: "GivesNilPointer", err: "GivesNilPointer gave a nil discovery_test.Exporter"},
+		{name: "GivesTypedNil", err: "GivesTypedNil gave a nil *discovery_test.csvExporter as a discovery_test.Exporter"},
+		{name: "GivesTypedNilErr", err: "GivesTypedNilErr gave a nil *discovery_test.csvExporter as a discovery_test.Exporter"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			got, err := lookup(tc.name)
