@@ -4,9 +4,12 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"path/filepath"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -375,4 +378,61 @@ func TestOptionsThatDoNotApply(t *testing.T) {
 		_, err = discovery.Lookup[Exporter](g, "x", ws)
 		assert.ErrorContains(t, err, "discovery.Lookup: invalid group name")
 	}
+}
+
+// TestConcurrentLoads runs Find, Load, Lookup, EntryPoint.Load, Discover
+// and Link at once, as the goroutines of a server may: run with -race.
+func TestConcurrentLoads(t *testing.T) {
+	defer discovery.ResetLinked()()
+	var calls atomic.Int64
+	link("test.exporters", "csv", func() Exporter { calls.Add(1); return &csvExporter{","} })
+	linkHandler("conc", fakeFactory)
+	gowork := workspace(t, []string{"./ws"}, module("ws", "example.com/ws",
+		"[test.exporters]\nxml = example.com/ws:XML\n[torchrun.handlers]\nnotlinked = example.com/ws:New\n"))
+	ws := discovery.WithWorkspace(gowork)
+	discard := slog.New(slog.DiscardHandler)
+	const n = 8
+	var wg sync.WaitGroup
+	errs := make(chan error, 6*n)
+	for range n {
+		wg.Go(func() {
+			plugins, err := discovery.Load[Exporter]("test.exporters", ws, discovery.WithLogger(discard))
+			if len(plugins) != 1 || plugins[0].Value.Export() != "csv," || !errors.Is(err, discovery.ErrNotLinked) {
+				errs <- fmt.Errorf("Load: %d plugins, %v", len(plugins), err)
+			}
+		})
+		wg.Go(func() {
+			if e, err := discovery.Lookup[Exporter]("test.exporters", "csv", ws, discovery.WithLogger(discard)); err != nil || e.Export() != "csv," {
+				errs <- fmt.Errorf("Lookup: %v", err)
+			}
+		})
+		wg.Go(func() {
+			eps, err := discovery.Find(ws, discovery.WithGroup("test.exporters"))
+			if err != nil || len(eps) != 2 {
+				errs <- fmt.Errorf("Find: %v, %v", eps, err)
+				return
+			}
+			if _, err := eps[0].Load(ws); err != nil {
+				errs <- fmt.Errorf("EntryPoint.Load: %v", err)
+			}
+		})
+		wg.Go(func() {
+			rep, _ := discovery.Discover(ws, discovery.WithRegistry(registry.New()), discovery.WithLogger(discard))
+			if len(rep.Registered) != 1 || len(rep.Failed) != 1 {
+				errs <- fmt.Errorf("Discover: registered %v, failed %v", names(rep.Registered), rep.Failed)
+			}
+		})
+		wg.Go(func() { link("test.other", "x", "x") })
+		wg.Go(func() {
+			if _, err := discovery.Lookup[string]("test.other", "x", ws); err != nil && !errors.Is(err, discovery.ErrNotFound) {
+				errs <- fmt.Errorf("Lookup of a group being linked: %v", err)
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+	assert.Equal(t, int64(2*n), calls.Load(), "each Load and Lookup calls the factory once")
 }
