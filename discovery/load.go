@@ -31,6 +31,10 @@ func (ep EntryPoint) Load(opts ...Option) (any, error) {
 	if v, ok := linkedValue(ep); ok {
 		return v, nil
 	}
+	if err := checkEntryPoint(ep); err != nil {
+		return nil, &Error{File: ep.File, Line: ep.Line, Err: fmt.Errorf("discovery.EntryPoint.Load: %w", err),
+			Fix: "load an entry point that discovery.Find returns, or one with a group, name and value as an entry_points.txt declares them"}
+	}
 	l := hooks.CurrentLoader[EntryPoint]()
 	if l == nil || ep.Module == "" {
 		return nil, asError(ep, notLinked())
@@ -57,6 +61,21 @@ func (ep EntryPoint) Load(opts ...Option) (any, error) {
 		return nil, asError(ep, errors.New("the dynamic loader returned no value"))
 	}
 	return vals[0], nil
+}
+
+// checkEntryPoint reports what makes ep an entry point that no
+// entry_points.txt can declare, such as the zero EntryPoint.
+func checkEntryPoint(ep EntryPoint) error {
+	switch {
+	case !isGroup(ep.Group):
+		return fmt.Errorf("invalid group name %q in entry point %s: want one or more word runs joined by dots, such as myapp.exporters", ep.Group, ep)
+	case !isName(ep.Name):
+		return fmt.Errorf("invalid name %q in entry point %s: want letters, digits, _, . and -", ep.Name, ep)
+	}
+	if err := checkValue(ep.Value); err != nil {
+		return fmt.Errorf("%w, in entry point %s", err, ep)
+	}
+	return nil
 }
 
 // A Plugin is an entry point loaded as a T. Its Value field is the loaded

@@ -436,3 +436,27 @@ func TestConcurrentLoads(t *testing.T) {
 	}
 	assert.Equal(t, int64(2*n), calls.Load(), "each Load and Lookup calls the factory once")
 }
+
+// TestEntryPointLoadInvalid checks that EntryPoint.Load of an entry point
+// that no entry_points.txt can declare, such as the zero EntryPoint, says
+// so rather than calling it declared but not linked.
+func TestEntryPointLoadInvalid(t *testing.T) {
+	for _, tc := range []struct {
+		ep  discovery.EntryPoint
+		err string
+	}{
+		{discovery.EntryPoint{}, `discovery.EntryPoint.Load: invalid group name "" in entry point []  = : want one or more word runs joined by dots, such as myapp.exporters; fix: load an entry point that discovery.Find returns`},
+		{discovery.EntryPoint{Group: "g", Name: "a b", Value: "example.com/x:X"}, `discovery.EntryPoint.Load: invalid name "a b" in entry point [g] a b = example.com/x:X`},
+		{discovery.EntryPoint{Group: "g", Name: "x", Value: "example.com/x"}, `discovery.EntryPoint.Load: invalid value "example.com/x": want importpath:Symbol`},
+		{discovery.EntryPoint{Group: "g", Name: "x", Value: "example.com/x:new", File: "entry_points.txt", Line: 2}, `entry_points.txt:2: discovery.EntryPoint.Load: invalid symbol "new" in "example.com/x:new"`},
+	} {
+		_, err := tc.ep.Load()
+		assert.ErrorContains(t, err, tc.err)
+		assert.NotErrorIs(t, err, discovery.ErrNotLinked)
+		var e *discovery.Error
+		assert.ErrorAs(t, err, &e)
+	}
+	// A valid entry point that is not linked is not linked.
+	_, err := discovery.EntryPoint{Group: "g", Name: "x", Value: "example.com/x:X"}.Load()
+	assert.ErrorIs(t, err, discovery.ErrNotLinked)
+}
