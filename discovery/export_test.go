@@ -20,10 +20,3 @@ func SetMainModule(path string) (restore func()) {
 	mainModule = func() string { return path }
 	return func() { mainModule = saved }
 }
-
-// ForgetWorkspaces empties the module cache and forgets which workspaces
-// were read, so that the next Find reads as a program's first call does.
-func ForgetWorkspaces() {
-	seenWorkspaces.Clear()
-	moduleCache.Clear()
-}

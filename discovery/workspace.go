@@ -3,18 +3,17 @@ package discovery
 import (
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
 	"sync/atomic"
 
 	"golang.org/x/mod/modfile"
 
 	"github.com/go-entrypoints/entrypoints/discovery/internal/parallel"
+	"github.com/go-entrypoints/entrypoints/discovery/internal/smallfile"
 )
 
 // FindWorkspace returns the go.work file in effect for the go command run
@@ -109,26 +108,22 @@ func readWorkspace(file string) (*workspace, ErrorList) {
 	if err != nil {
 		return nil, ErrorList{{File: file, Err: err, Fix: "point GOWORK or WithWorkspace at an existing go.work file, or set GOWORK=off"}}
 	}
-	wf, err := modfile.ParseWork(file, data, nil)
+	uses, err := parseWorkUses(file, data)
 	if err != nil {
 		// The error already carries file:line.
 		return nil, ErrorList{{Err: err, Fix: "correct the go.work file (go work edit, go work use)"}}
 	}
-	mods := make([]wsModule, len(wf.Use))
+	mods := make([]wsModule, len(uses))
 	base := filepath.Dir(file)
-	read := readModule
-	if cacheModules(file) {
-		read = readModuleCached
-	}
 	parallel.For(len(mods), func(i int) {
-		u := wf.Use[i]
-		dir := filepath.FromSlash(u.Path)
+		u := uses[i]
+		dir := filepath.FromSlash(u.path)
 		if filepath.IsAbs(dir) {
 			dir = filepath.Clean(dir)
 		} else {
 			dir = filepath.Join(base, dir)
 		}
-		mods[i] = read(wsModule{dir: dir, line: u.Syntax.Start.Line, use: u.Path}, file)
+		mods[i] = readModule(wsModule{dir: dir, line: u.line, use: u.path}, file)
 	})
 	ws, errs := dedupModules(file, mods)
 	return ws, errs
@@ -201,16 +196,13 @@ func (ws *workspace) uses(path string) bool {
 // it has no entry_points.txt: the entry points are all that discovery needs
 // of a module, and most modules declare none.
 func readModule(m wsModule, file string) wsModule {
-	// Both files are read into one pooled buffer: ModulePath and ParseFile
-	// copy what they keep.
-	buf := readBufs.Get().(*[]byte)
-	defer func() {
-		if cap(*buf) <= maxPooledBuf {
-			readBufs.Put(buf)
-		}
-	}()
+	// Both files are read into one buffer on the stack, big enough for
+	// most: ParseFile and ModulePath copy what they keep, so reading a
+	// workspace allocates in proportion to what its modules declare, not
+	// to the size of their files.
+	var buf [1024]byte
 	epfile := filepath.Join(m.dir, FileName)
-	data, err := readFileInto(epfile, buf)
+	data, err := smallfile.Read(epfile, buf[:0], maxFileSize)
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
 			m.none = true
@@ -221,7 +213,7 @@ func readModule(m wsModule, file string) wsModule {
 	}
 	// ParseFile copies what it keeps: parse before data is overwritten.
 	eps, perr := ParseFile(epfile, data)
-	if m.path, err = readModulePath(m.dir, buf); err != nil {
+	if m.path, err = readModulePath(m.dir, buf[:0]); err != nil {
 		e := &Error{File: filepath.Join(m.dir, "go.mod"), Err: err}
 		if errors.Is(err, fs.ErrNotExist) {
 			e.Err = fmt.Errorf("directory %s declares entry points but has no go.mod", m.dir)
@@ -265,17 +257,9 @@ func unreadable(m wsModule, file, epfile string, err error) *Error {
 var errNoModule = errors.New("no module directive")
 
 // readModulePath returns the module path declared by the go.mod in dir,
-// reading it into buf if buf is not nil.
-func readModulePath(dir string, buf *[]byte) (string, error) {
-	var (
-		data []byte
-		err  error
-	)
-	if buf != nil {
-		data, err = readFileInto(filepath.Join(dir, "go.mod"), buf)
-	} else {
-		data, err = readFile(filepath.Join(dir, "go.mod"))
-	}
+// reading it into buf (which may be nil).
+func readModulePath(dir string, buf []byte) (string, error) {
+	data, err := smallfile.Read(filepath.Join(dir, "go.mod"), buf, maxFileSize)
 	if err != nil {
 		return "", err
 	}
@@ -290,31 +274,5 @@ func readModulePath(dir string, buf *[]byte) (string, error) {
 // maxFileSize+1 bytes, so that a device, a pipe or a huge file in the wrong
 // place gives an error instead of exhausting memory or blocking.
 func readFile(name string) ([]byte, error) {
-	// A named pipe would block the open: only regular files are read.
-	if fi, err := os.Stat(name); err != nil {
-		return nil, err
-	} else if !fi.Mode().IsRegular() {
-		return nil, fmt.Errorf("%s is not a regular file", name)
-	}
-	f, err := os.Open(name)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	data, err := io.ReadAll(io.LimitReader(f, maxFileSize+1))
-	if err == nil && len(data) > maxFileSize {
-		err = fmt.Errorf("%s is larger than %d bytes", name, maxFileSize)
-	}
-	return data, err
+	return smallfile.Read(name, nil, maxFileSize)
 }
-
-// readBufs holds the buffers that readModule reads files into, so that
-// reading a workspace allocates in proportion to what its modules declare,
-// not to the size of their files.
-var readBufs = sync.Pool{New: func() any {
-	b := make([]byte, 0, 4096)
-	return &b
-}}
-
-// maxPooledBuf is the capacity above which a buffer is not kept in readBufs.
-const maxPooledBuf = 64 << 10

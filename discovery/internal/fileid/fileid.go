@@ -10,7 +10,6 @@
 package fileid
 
 import (
-	"errors"
 	"io/fs"
 	"time"
 )
@@ -41,14 +40,4 @@ func Of(fi fs.FileInfo) (id ID, ok bool) {
 func (id ID) Trusted(now time.Time) bool {
 	last := time.Unix(0, max(id.ModTime, id.ChangeTime))
 	return now.Sub(last) >= RacyWindow
-}
-
-// ErrUnsupported is returned by Stat where file change times are not known.
-var ErrUnsupported = errors.New("file identities are not supported on this system")
-
-// Stat returns the ID of the named file, following symbolic links, with a
-// single system call and no allocation. Its error matches fs.ErrNotExist if
-// the file does not exist, and ErrUnsupported where IDs cannot be had.
-func Stat(name string) (ID, error) {
-	return stat(name)
 }

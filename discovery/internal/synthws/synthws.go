@@ -76,13 +76,11 @@ func Write(dir string, s Shape) (*Workspace, error) {
 	if err := s.check(); err != nil {
 		return nil, err
 	}
-	ws := &Workspace{GoWork: filepath.Join(dir, "go.work"), Dirs: make([]string, s.Modules), Shape: s}
+	ws := &Workspace{GoWork: filepath.Join(dir, "go.work"), Dirs: Dirs(dir, s), Shape: s}
 	var work strings.Builder
 	work.WriteString("go 1.25.0\n\nuse (\n")
-	for i := range s.Modules {
-		name := fmt.Sprintf("m%05d", i)
-		fmt.Fprintf(&work, "\t./%s\n", name)
-		ws.Dirs[i] = filepath.Join(dir, name)
+	for _, d := range ws.Dirs {
+		fmt.Fprintf(&work, "\t./%s\n", filepath.Base(d))
 	}
 	work.WriteString(")\n")
 	if err := forEach(s.Modules, func(i int) error { return writeModule(ws.Dirs[i], i, s.Declares(i)) }); err != nil {
@@ -92,6 +90,16 @@ func Write(dir string, s Shape) (*Workspace, error) {
 		return nil, fmt.Errorf("synthws: %w", err)
 	}
 	return ws, nil
+}
+
+// Dirs returns the module root directories of a workspace of shape s that
+// Write writes in dir, in use order.
+func Dirs(dir string, s Shape) []string {
+	dirs := make([]string, s.Modules)
+	for i := range dirs {
+		dirs[i] = filepath.Join(dir, fmt.Sprintf("m%05d", i))
+	}
+	return dirs
 }
 
 func writeModule(dir string, i int, declares bool) error {

@@ -2,19 +2,9 @@
 
 package fileid
 
-import (
-	"io/fs"
-	"os"
-)
+import "io/fs"
 
 // changeTime reports that the change time is not known here.
 func changeTime(fs.FileInfo) (ctime int64, dev, ino uint64, ok bool) {
 	return 0, 0, 0, false
-}
-
-func stat(name string) (ID, error) {
-	if _, err := os.Stat(name); err != nil {
-		return ID{}, err
-	}
-	return ID{}, ErrUnsupported
 }
