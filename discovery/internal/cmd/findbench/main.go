@@ -1,34 +1,36 @@
-// Command findbench measures how fast discovery.Find reads a workspace,
-// against the I/O floor and against Python's importlib.metadata.
+// Command findbench measures discovery.Find as programs meet it, against
+// the I/O floor and against Python's importlib.metadata.
 //
 // In one run it writes synthetic workspaces (package synthws) of 100, 1,000
 // and 10,000 modules, with every module declaring an entry point and with
-// one module in ten declaring one, in a temporary directory. For each it
-// times, in process and warm (after the files have aged past the window in
-// which Find does not trust their times), the median of repeated calls of:
+// one module in eight declaring one, and the equivalent Python
+// distributions, in a temporary directory. For each it prints two tables.
+//
+// First calls, as a program that discovers its plugins at start-up meets
+// them: each sample is a new process that times one call from inside it,
+// after its start-up and imports, with the files in the page cache:
 //
 //   - Find: discovery.Find with WithWorkspace and WithGroup;
-//   - floor: a plain loop reading the same go.work, go.mod and
-//     entry_points.txt files, with the parallelism Find uses (GOMAXPROCS
-//     workers above 32 modules), each file with the fewest system calls
-//     (open, read to the end, close; os.ReadFile elsewhere than unix);
-//   - ReadFile: the same loop with os.ReadFile, for reference;
-//   - Python: importlib.metadata.entry_points(group=...) over the
-//     equivalent distributions, in one python3 process kept running;
+//   - floor: reading the files Find reads (go.work, each module's
+//     entry_points.txt and, for the modules that have one, go.mod) with
+//     the function Find reads them with, and Find's parallelism, and doing
+//     nothing else;
+//   - Python: importlib.metadata.entry_points(group=...) with sys.path
+//     holding the synthetic distributions alone, so that it reads what Find
+//     reads and nothing else (the equivalent of
+//     distributions(path=[dir])).
 //
-// The four are interleaved, call after call, so that they see the same
-// load. It prints a table with the ratios Find/floor and Python/Find, the
-// time per module, and the bytes and allocations of Find per module.
+// The three are interleaved, sample after sample, so that they see the
+// same load. The table gives their medians, Find/floor and Python/Find.
 //
-// Warm calls of Find reuse what earlier calls read of unchanged modules, as
-// a long-running program's do; a program that discovers once pays for a
-// first call. A second table gives first calls: Find on a copy of go.work
-// it has not read before (so that it reads every module), timed alongside
-// the floor, and Python's first call in a new process.
+// Warm calls, as a long-running program that calls Find (or Load, Lookup,
+// Discover, which call it) again meets them: the same three, called over
+// and over in one process each (Python's kept running), interleaved call
+// by call; the table adds the bytes and allocations of Find per module.
 //
 // Usage:
 //
-//	go run ./discovery/internal/cmd/findbench [-sizes 100,1000,10000] [-every 10] [-python python3] [-time 2s]
+//	go run ./discovery/internal/cmd/findbench [-sizes 100,1000,10000] [-every 8] [-samples 15] [-python python3] [-time 2s]
 package main
 
 import (
@@ -46,28 +48,39 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"text/tabwriter"
 	"time"
 
 	"github.com/go-entrypoints/entrypoints/discovery"
-	"github.com/go-entrypoints/entrypoints/discovery/internal/fileid"
 	"github.com/go-entrypoints/entrypoints/discovery/internal/parallel"
+	"github.com/go-entrypoints/entrypoints/discovery/internal/smallfile"
 	"github.com/go-entrypoints/entrypoints/discovery/internal/synthws"
 )
 
+// childEnv names the environment variable that makes findbench a child
+// process timing one first call (see child).
+const childEnv = "FINDBENCH_CHILD"
+
 func main() {
+	if mode := os.Getenv(childEnv); mode != "" {
+		if err := child(os.Stdout, mode, os.Args[1:]); err != nil {
+			fmt.Fprintf(os.Stderr, "findbench %s: %v\n", mode, err)
+			os.Exit(1)
+		}
+		return
+	}
 	sizes := flag.String("sizes", "100,1000,10000", "comma-separated `list` of workspace sizes, in modules")
-	every := flag.Int("every", 10, "also measure workspaces where one module in `n` declares an entry point (0: skip)")
+	every := flag.Int("every", 8, "also measure workspaces where one module in `n` declares an entry point (0: skip)")
+	samples := flag.Int("samples", 15, "`number` of first calls timed of each, in new processes")
 	python := flag.String("python", "python3", "Python `interpreter` to compare with; empty to skip")
-	target := flag.Duration("time", 2*time.Second, "time to spend timing each `row`, at least 7 calls of each")
+	target := flag.Duration("time", 2*time.Second, "time to spend timing warm calls of each `row`, at least 7 calls of each")
 	flag.Usage = func() {
 		fmt.Fprintf(flag.CommandLine.Output(), "usage: findbench [flags]\n\nTimes discovery.Find against the I/O floor and Python's importlib.metadata.\n\n")
 		flag.PrintDefaults()
 	}
 	flag.Parse()
-	if flag.NArg() > 0 {
+	if flag.NArg() > 0 || *samples < 1 {
 		flag.Usage()
 		os.Exit(2)
 	}
@@ -80,7 +93,7 @@ func main() {
 		}
 		ns = append(ns, n)
 	}
-	shapes := []synthws.Shape{}
+	var shapes []synthws.Shape
 	for _, e := range []int{1, *every} {
 		if e < 1 || e == 1 && len(shapes) > 0 {
 			continue
@@ -89,25 +102,37 @@ func main() {
 			shapes = append(shapes, synthws.Shape{Modules: n, Every: e})
 		}
 	}
-	if err := run(os.Stdout, shapes, *python, *target); err != nil {
+	self, err := os.Executable()
+	if err == nil {
+		err = run(os.Stdout, options{shapes: shapes, python: *python, samples: *samples, target: *target, self: self})
+	}
+	if err != nil {
 		fmt.Fprintf(os.Stderr, "findbench: %v\n", err)
 		os.Exit(1)
 	}
 }
 
-// A result is one row of the table.
-type result struct {
-	shape                         synthws.Shape
-	find, floor, readFile, python time.Duration
-	calls                         int
-	// First calls: Find on a workspace it has not read before in this
-	// process, the floor timed alongside, and Python's first call in a
-	// new process.
-	findFirst, floorFirst, pythonFirst time.Duration
-	bytesPerModule, allocsPerModule    float64
+// options are what run measures, and how.
+type options struct {
+	shapes  []synthws.Shape
+	python  string        // interpreter, or "" to skip Python
+	samples int           // first calls of each
+	target  time.Duration // time to spend on the warm calls of a row
+	self    string        // the findbench executable, run as child
 }
 
-func run(w io.Writer, shapes []synthws.Shape, python string, target time.Duration) error {
+// A result is one row of both tables.
+type result struct {
+	shape synthws.Shape
+	// First calls, each in a new process.
+	findFirst, floorFirst, pythonFirst time.Duration
+	// Warm calls.
+	find, floor, python             time.Duration
+	calls                           int
+	bytesPerModule, allocsPerModule float64
+}
+
+func run(w io.Writer, o options) error {
 	dir, err := os.MkdirTemp("", "findbench-")
 	if err != nil {
 		return err
@@ -115,10 +140,10 @@ func run(w io.Writer, shapes []synthws.Shape, python string, target time.Duratio
 	defer os.RemoveAll(dir)
 
 	pyVersion := "Python skipped"
-	if python != "" {
-		out, err := exec.Command(python, "--version").CombinedOutput()
+	if o.python != "" {
+		out, err := exec.Command(o.python, "--version").CombinedOutput()
 		if err != nil {
-			return fmt.Errorf("running %s --version: %v; install Python 3, or pass -python '' to skip the comparison", python, err)
+			return fmt.Errorf("running %s --version: %v; install Python 3, or pass -python '' to skip the comparison", o.python, err)
 		}
 		pyVersion = strings.TrimSpace(string(out))
 	}
@@ -126,14 +151,14 @@ func run(w io.Writer, shapes []synthws.Shape, python string, target time.Duratio
 		runtime.Version(), runtime.GOOS, runtime.GOARCH, runtime.GOMAXPROCS(0), runtime.NumCPU(), pyVersion)
 
 	var results []result
-	for i, s := range shapes {
+	for i, s := range o.shapes {
 		sub := filepath.Join(dir, strconv.Itoa(i))
 		if err := os.Mkdir(sub, 0o755); err != nil {
 			return err
 		}
-		r, err := measure(sub, s, python, target)
+		r, err := measure(sub, s, o)
 		if err != nil {
-			return fmt.Errorf("%d modules, 1 in %d declaring: %w", s.Modules, max(s.Every, 1), err)
+			return fmt.Errorf("%d modules, %s declaring: %w", s.Modules, declaring(s), err)
 		}
 		results = append(results, r)
 		// Free the files of this workspace before the next one.
@@ -142,19 +167,8 @@ func run(w io.Writer, shapes []synthws.Shape, python string, target time.Duratio
 		}
 	}
 
+	fmt.Fprintf(w, "First call in a new process (medians of %d, interleaved)\n\n", o.samples)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "modules\tdeclaring\tFind\tfloor\tReadFile\tPython\tFind/floor\tPython/Find\tFind/module\tB/module\tallocs/module\t")
-	for _, r := range results {
-		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%.2fx\t%s\t%s\t%.0f\t%.1f\t\n",
-			r.shape.Modules, declaring(r.shape), dur(r.find), dur(r.floor), dur(r.readFile), pyDur(r.python),
-			float64(r.find)/float64(r.floor), ratio(r.python, r.find),
-			dur(r.find/time.Duration(r.shape.Modules)), r.bytesPerModule, r.allocsPerModule)
-	}
-	if err := tw.Flush(); err != nil {
-		return err
-	}
-	fmt.Fprintf(w, "\nFirst calls: Find on a workspace this process has not read before (no cache), Python in a new process\n\n")
-	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "modules\tdeclaring\tFind\tfloor\tPython\tFind/floor\tPython/Find\t")
 	for _, r := range results {
 		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%.2fx\t%s\t\n",
@@ -172,8 +186,15 @@ func run(w io.Writer, shapes []synthws.Shape, python string, target time.Duratio
 	if hi > lo {
 		calls += " to " + strconv.Itoa(hi)
 	}
-	fmt.Fprintf(w, "\nmedians of %s warm calls of each (%d first calls), interleaved; warm Python in one process kept running\n", calls, firstCalls)
-	return nil
+	fmt.Fprintf(w, "\nWarm calls in a running process (medians of %s, interleaved)\n\n", calls)
+	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "modules\tdeclaring\tFind\tfloor\tPython\tFind/floor\tPython/Find\tB/module\tallocs/module\t")
+	for _, r := range results {
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%.2fx\t%s\t%.0f\t%.1f\t\n",
+			r.shape.Modules, declaring(r.shape), dur(r.find), dur(r.floor), pyDur(r.python),
+			float64(r.find)/float64(r.floor), ratio(r.python, r.find), r.bytesPerModule, r.allocsPerModule)
+	}
+	return tw.Flush()
 }
 
 func declaring(s synthws.Shape) string {
@@ -198,12 +219,9 @@ func ratio(python, find time.Duration) string {
 	return fmt.Sprintf("%.1fx", float64(python)/float64(find))
 }
 
-// firstCalls is the number of first calls timed for each row.
-const firstCalls = 9
-
 // measure writes a workspace and Python distributions of shape s in dir and
 // times them.
-func measure(dir string, s synthws.Shape, python string, target time.Duration) (result, error) {
+func measure(dir string, s synthws.Shape, o options) (result, error) {
 	r := result{shape: s}
 	goDir, pyDir := filepath.Join(dir, "go"), filepath.Join(dir, "site-packages")
 	for _, d := range []string{goDir, pyDir} {
@@ -215,47 +233,50 @@ func measure(dir string, s synthws.Shape, python string, target time.Duration) (
 	if err != nil {
 		return r, err
 	}
-	written := time.Now()
-	want := s.EntryPoints()
-	logger := slog.New(slog.DiscardHandler)
-	findIn := func(gowork string) (time.Duration, error) {
-		start := time.Now()
-		eps, err := discovery.Find(discovery.WithWorkspace(gowork), discovery.WithGroup(synthws.Group), discovery.WithLogger(logger))
-		d := time.Since(start)
-		switch {
-		case err != nil:
-			return 0, err
-		case len(eps) != want:
-			return 0, fmt.Errorf("discovery.Find found %d entry points, want %d", len(eps), want)
-		}
-		return d, nil
-	}
-	find := func() (time.Duration, error) { return findIn(ws.GoWork) }
-	fl := newFloor(ws)
-	timers := []func() (time.Duration, error){
-		find,
-		func() (time.Duration, error) { return fl.time(readLean) },
-		func() (time.Duration, error) { return fl.time(readFile) },
-	}
-	if python != "" {
+	if o.python != "" {
 		if err := synthws.WritePython(pyDir, s); err != nil {
 			return r, err
 		}
-		py, err := startPython(python, pyDir, want, "warm")
+	}
+	args := []string{goDir, strconv.Itoa(s.Modules), strconv.Itoa(s.Every)}
+
+	// First calls. A first round, not kept, puts the files in the page
+	// cache.
+	var finds, floors, pythons []time.Duration
+	for i := range o.samples + 1 {
+		find, err := runChild(o.self, "find", args)
+		if err != nil {
+			return r, err
+		}
+		floor, err := runChild(o.self, "floor", args)
+		if err != nil {
+			return r, err
+		}
+		var python time.Duration
+		if o.python != "" {
+			if python, err = pythonFirstCall(o.python, pyDir, s.EntryPoints()); err != nil {
+				return r, err
+			}
+		}
+		if i > 0 {
+			finds, floors, pythons = append(finds, find), append(floors, floor), append(pythons, python)
+		}
+	}
+	r.findFirst, r.floorFirst, r.pythonFirst = median(finds), median(floors), median(pythons)
+
+	// Warm calls.
+	fl := newFloor(goDir, s)
+	find := func() (time.Duration, error) { return timeFind(ws.GoWork, s.EntryPoints()) }
+	timers := []func() (time.Duration, error){find, fl.time}
+	if o.python != "" {
+		py, err := startPython(o.python, pyDir, s.EntryPoints())
 		if err != nil {
 			return r, err
 		}
 		defer py.close()
 		timers = append(timers, py.call)
 	}
-
-	// Repeated calls of Find reuse what they read of files that have not
-	// changed for some time (fileid.RacyWindow): wait until the files are
-	// as old as those of a workspace in use.
-	time.Sleep(time.Until(written.Add(fileid.RacyWindow)))
-
-	// A first call of each warms the page cache and tells how many calls
-	// fit in the target time.
+	// A first call of each tells how many calls fit in the target time.
 	times := make([][]time.Duration, len(timers))
 	var cost time.Duration
 	call := func(keep bool) error {
@@ -274,49 +295,15 @@ func measure(dir string, s synthws.Shape, python string, target time.Duration) (
 	if err := call(false); err != nil {
 		return r, err
 	}
-	r.calls = max(7, min(1001, int(target/max(cost, 1))))
+	r.calls = max(7, min(1001, int(o.target/max(cost, 1))))
 	for range r.calls {
 		if err := call(true); err != nil {
 			return r, err
 		}
 	}
-	r.find, r.floor, r.readFile = median(times[0]), median(times[1]), median(times[2])
-	if python != "" {
-		r.python = median(times[3])
-	}
-
-	// First calls: Find on copies of go.work it has not read before (so
-	// it reads every module, with no cache), interleaved with the floor;
-	// Python's first call in a new process.
-	data, err := os.ReadFile(ws.GoWork)
-	if err != nil {
-		return r, err
-	}
-	var findFirst, floorFirst, pythonFirst []time.Duration
-	for i := range firstCalls {
-		copyPath := filepath.Join(filepath.Dir(ws.GoWork), fmt.Sprintf("first%d.work", i))
-		if err := os.WriteFile(copyPath, data, 0o644); err != nil {
-			return r, err
-		}
-		d, err := findIn(copyPath)
-		if err != nil {
-			return r, err
-		}
-		findFirst = append(findFirst, d)
-		if d, err = fl.time(readLean); err != nil {
-			return r, err
-		}
-		floorFirst = append(floorFirst, d)
-		if python != "" {
-			if d, err = pythonFirstCall(python, pyDir, want); err != nil {
-				return r, err
-			}
-			pythonFirst = append(pythonFirst, d)
-		}
-	}
-	r.findFirst, r.floorFirst = median(findFirst), median(floorFirst)
-	if python != "" {
-		r.pythonFirst = median(pythonFirst)
+	r.find, r.floor = median(times[0]), median(times[1])
+	if o.python != "" {
+		r.python = median(times[2])
 	}
 
 	// Allocations, measured apart so that the floor's do not count.
@@ -336,27 +323,94 @@ func measure(dir string, s synthws.Shape, python string, target time.Duration) (
 	return r, nil
 }
 
-// pythonScript serves timings of importlib.metadata.entry_points(group=...)
-// with the distributions in sys.argv[1] first on sys.path: after a warm-up
-// call that checks the number of entry points, it answers each line of its
-// input with the duration, in seconds, of one more call. With "first" as
-// its last argument, it prints the duration of its first call and exits.
+// runChild runs findbench as a child process timing one call of mode, and
+// returns the duration it reports.
+func runChild(self, mode string, args []string) (time.Duration, error) {
+	cmd := exec.Command(self, args...)
+	cmd.Env = append(os.Environ(), childEnv+"="+mode)
+	cmd.Stderr = os.Stderr
+	out, err := cmd.Output()
+	if err != nil {
+		return 0, fmt.Errorf("child process timing %s: %w", mode, err)
+	}
+	ns, err := strconv.ParseInt(strings.TrimSpace(string(out)), 10, 64)
+	if err != nil {
+		return 0, fmt.Errorf("child process timing %s printed %q: %w", mode, out, err)
+	}
+	return time.Duration(ns), nil
+}
+
+// child times one call of mode ("find" or "floor") on the synthetic
+// workspace that args describe (its directory, modules and every) and
+// prints its duration in nanoseconds.
+func child(w io.Writer, mode string, args []string) error {
+	if len(args) != 3 {
+		return fmt.Errorf("want 3 arguments (directory, modules, every), got %q", args)
+	}
+	n, err1 := strconv.Atoi(args[1])
+	every, err2 := strconv.Atoi(args[2])
+	if err := errors.Join(err1, err2); err != nil {
+		return err
+	}
+	s := synthws.Shape{Modules: n, Every: every}
+	var (
+		d   time.Duration
+		err error
+	)
+	switch mode {
+	case "find":
+		d, err = timeFind(filepath.Join(args[0], "go.work"), s.EntryPoints())
+	case "floor":
+		d, err = newFloor(args[0], s).time()
+	default:
+		err = fmt.Errorf("unknown mode %q", mode)
+	}
+	if err != nil {
+		return err
+	}
+	_, err = fmt.Fprintln(w, d.Nanoseconds())
+	return err
+}
+
+// discard is the logger Find is given, so that it logs nothing.
+var discard = slog.New(slog.DiscardHandler)
+
+// timeFind times a call of discovery.Find on the workspace of gowork, and
+// checks that it found want entry points.
+func timeFind(gowork string, want int) (time.Duration, error) {
+	start := time.Now()
+	eps, err := discovery.Find(discovery.WithWorkspace(gowork), discovery.WithGroup(synthws.Group), discovery.WithLogger(discard))
+	d := time.Since(start)
+	switch {
+	case err != nil:
+		return 0, err
+	case len(eps) != want:
+		return 0, fmt.Errorf("discovery.Find found %d entry points, want %d", len(eps), want)
+	}
+	return d, nil
+}
+
+// pythonScript times importlib.metadata.entry_points(group=...) over the
+// distributions in sys.argv[1] alone: sys.path holds that directory only
+// once the imports are done. With "first" as its last argument, it prints
+// the duration, in seconds, of its first call and exits; with "warm", after
+// a call that checks the number of entry points, it answers each line of
+// its input with the duration of one more call.
 const pythonScript = `
 import sys, time
-site, want = sys.argv[1], int(sys.argv[2])
-sys.path.insert(0, site)
+site, want, group, mode = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
 from importlib.metadata import entry_points
+sys.path[:] = [site]
 def once():
-    return len(entry_points(group=sys.argv[3]))
-if sys.argv[4] == "first":
-    start = time.perf_counter()
-    n = once()
-    print("ready", flush=True)
-    print(time.perf_counter() - start, flush=True)
-    sys.exit(0 if n == want else f"entry_points found {n} entry points, want {want}")
+    return len(entry_points(group=group))
+start = time.perf_counter()
 n = once()
+d = time.perf_counter() - start
 if n != want:
     sys.exit(f"entry_points found {n} entry points, want {want}")
+if mode == "first":
+    print(d, flush=True)
+    sys.exit(0)
 print("ready", flush=True)
 for _ in sys.stdin:
     start = time.perf_counter()
@@ -364,36 +418,41 @@ for _ in sys.stdin:
     print(time.perf_counter() - start, flush=True)
 `
 
+// pythonCommand returns the command that runs pythonScript.
+func pythonCommand(python, site string, want int, mode string) *exec.Cmd {
+	// -I -S: no user or site packages, nor their imports.
+	cmd := exec.Command(python, "-I", "-S", "-c", pythonScript, site, strconv.Itoa(want), synthws.Group, mode)
+	cmd.Stderr = os.Stderr
+	return cmd
+}
+
 // pythonFirstCall returns the duration of the first call of
 // importlib.metadata.entry_points in a new Python process.
 func pythonFirstCall(python, site string, want int) (time.Duration, error) {
-	p, err := startPython(python, site, want, "first")
+	out, err := pythonCommand(python, site, want, "first").Output()
 	if err != nil {
-		return 0, err
+		return 0, fmt.Errorf("%s: %w (see its errors above)", python, err)
 	}
-	defer p.close()
-	if !p.out.Scan() {
-		return 0, errors.New("python stopped answering (see its errors above)")
-	}
-	secs, err := strconv.ParseFloat(p.out.Text(), 64)
+	return parseSeconds(string(out))
+}
+
+func parseSeconds(s string) (time.Duration, error) {
+	secs, err := strconv.ParseFloat(strings.TrimSpace(s), 64)
 	if err != nil {
-		return 0, fmt.Errorf("python answered %q: %w", p.out.Text(), err)
+		return 0, fmt.Errorf("python answered %q: %w", s, err)
 	}
 	return time.Duration(secs * float64(time.Second)), nil
 }
 
-// A pythonTimer is a Python process running pythonScript.
+// A pythonTimer is a Python process running pythonScript in warm mode.
 type pythonTimer struct {
 	cmd *exec.Cmd
 	in  io.WriteCloser
 	out *bufio.Scanner
 }
 
-func startPython(python, site string, want int, mode string) (*pythonTimer, error) {
-	// -I -S: no user or site packages, so that Python reads our
-	// distributions and little else.
-	cmd := exec.Command(python, "-I", "-S", "-c", pythonScript, site, strconv.Itoa(want), synthws.Group, mode)
-	cmd.Stderr = os.Stderr
+func startPython(python, site string, want int) (*pythonTimer, error) {
+	cmd := pythonCommand(python, site, want, "warm")
 	in, err := cmd.StdinPipe()
 	if err != nil {
 		return nil, err
@@ -421,11 +480,7 @@ func (p *pythonTimer) call() (time.Duration, error) {
 	if !p.out.Scan() {
 		return 0, errors.New("python stopped answering (see its errors above)")
 	}
-	secs, err := strconv.ParseFloat(p.out.Text(), 64)
-	if err != nil {
-		return 0, fmt.Errorf("python answered %q: %w", p.out.Text(), err)
-	}
-	return time.Duration(secs * float64(time.Second)), nil
+	return parseSeconds(p.out.Text())
 }
 
 func (p *pythonTimer) close() {
@@ -433,64 +488,64 @@ func (p *pythonTimer) close() {
 	p.cmd.Wait()
 }
 
-// floor reads the files that any discovery of a workspace must read, and
-// nothing else: go.work, and each module's go.mod and entry_points.txt.
+// A floor reads the files that Find reads, with the function and the
+// parallelism Find reads them with, and does nothing else: go.work, the
+// entry_points.txt of each module and, for those that have one, its
+// go.mod. Their names are made before the clock starts.
 type floor struct {
 	gowork string
-	files  [][2]string // go.mod, entry_points.txt of each module
-	bufs   sync.Pool
-	n      atomic.Int64 // bytes read, so that reading is not optimised away
+	files  [][2]string // entry_points.txt and go.mod of each module
+	n      atomic.Int64
 }
 
-func newFloor(ws *synthws.Workspace) *floor {
-	f := &floor{gowork: ws.GoWork, files: make([][2]string, len(ws.Dirs))}
-	for i, d := range ws.Dirs {
-		f.files[i] = [2]string{filepath.Join(d, "go.mod"), filepath.Join(d, discovery.FileName)}
+// newFloor returns the floor of the synthetic workspace of shape s in dir.
+func newFloor(dir string, s synthws.Shape) *floor {
+	dirs := synthws.Dirs(dir, s)
+	f := &floor{gowork: filepath.Join(dir, "go.work"), files: make([][2]string, len(dirs))}
+	for i, d := range dirs {
+		f.files[i] = [2]string{filepath.Join(d, discovery.FileName), filepath.Join(d, "go.mod")}
 	}
-	f.bufs.New = func() any { return new([]byte) }
 	return f
 }
 
-// time reads the files with read, with the parallelism discovery.Find uses,
-// and returns how long it took.
-func (f *floor) time(read func(name string, buf *[]byte) (int, error)) (time.Duration, error) {
+// time reads the files and returns how long it took.
+func (f *floor) time() (time.Duration, error) {
+	const limit = 1 << 20
 	start := time.Now()
-	var (
-		mu   sync.Mutex
-		errs []error
-	)
-	buf := f.bufs.Get().(*[]byte)
-	n, err := read(f.gowork, buf)
-	f.bufs.Put(buf)
+	data, err := smallfile.Read(f.gowork, nil, limit)
 	if err != nil {
 		return 0, err
 	}
-	f.n.Add(int64(n))
+	f.n.Add(int64(len(data)))
+	var failed atomic.Pointer[error]
 	parallel.For(len(f.files), func(i int) {
-		buf := f.bufs.Get().(*[]byte)
-		defer f.bufs.Put(buf)
-		for _, name := range f.files[i] {
-			n, err := read(name, buf)
-			if err != nil && !errors.Is(err, fs.ErrNotExist) {
-				mu.Lock()
-				errs = append(errs, err)
-				mu.Unlock()
-			}
-			f.n.Add(int64(n))
+		var buf [512]byte
+		data, err := smallfile.Read(f.files[i][0], buf[:0], limit)
+		if errors.Is(err, fs.ErrNotExist) {
+			return
+		}
+		if err == nil {
+			f.n.Add(int64(len(data)))
+			data, err = smallfile.Read(f.files[i][1], buf[:0], limit)
+			f.n.Add(int64(len(data)))
+		}
+		if err != nil {
+			failed.CompareAndSwap(nil, &err)
 		}
 	})
-	return time.Since(start), errors.Join(errs...)
-}
-
-// readFile reads the named file with os.ReadFile; buf is unused.
-func readFile(name string, buf *[]byte) (int, error) {
-	data, err := os.ReadFile(name)
-	return len(data), err
+	d := time.Since(start)
+	if err := failed.Load(); err != nil {
+		return 0, *err
+	}
+	return d, nil
 }
 
 func median(ds []time.Duration) time.Duration {
 	s := slices.Clone(ds)
 	slices.Sort(s)
+	if len(s) == 0 {
+		return 0
+	}
 	if len(s)%2 == 1 {
 		return s[len(s)/2]
 	}

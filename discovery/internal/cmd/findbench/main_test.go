@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"os"
 	"os/exec"
 	"regexp"
 	"strings"
@@ -14,37 +15,58 @@ import (
 	"github.com/go-entrypoints/entrypoints/discovery/internal/synthws"
 )
 
-func TestRunPrintsTable(t *testing.T) {
+// TestMain lets the test binary serve as findbench's child processes.
+func TestMain(m *testing.M) {
+	if os.Getenv(childEnv) != "" {
+		main()
+		os.Exit(0)
+	}
+	os.Exit(m.Run())
+}
+
+func TestRunPrintsTables(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts dozens of processes; skipped with -short")
+	}
 	python := "python3"
 	if _, err := exec.LookPath(python); err != nil {
 		t.Log("python3 not found; timing Go only")
 		python = ""
 	}
-	shapes := []synthws.Shape{{Modules: 40}, {Modules: 40, Every: 10}}
+	self, err := os.Executable()
+	require.NoError(t, err)
 	var out strings.Builder
-	require.NoError(t, run(&out, shapes, python, 10*time.Millisecond))
+	require.NoError(t, run(&out, options{
+		shapes: []synthws.Shape{{Modules: 40}, {Modules: 40, Every: 8}},
+		python: python, samples: 3, target: 10 * time.Millisecond, self: self,
+	}))
 
 	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
-	require.Len(t, lines, 13, "header, blank, table header, 2 rows, blank, first-call title, blank, table header, 2 rows, blank, footer:\n%s", out.String())
+	require.Len(t, lines, 13, "header, blank, title, blank, table header, 2 rows, blank, title, blank, table header, 2 rows:\n%s", out.String())
 	assert.Contains(t, lines[0], "GOMAXPROCS=")
-	row := `^\s*40\s+%s\s+\S+s\s+\S+s\s+\S+s\s+%s\s+[0-9.]+x\s+%s\s+\S+s\s+[0-9]+\s+[0-9.]+$`
+	assert.Equal(t, "First call in a new process (medians of 3, interleaved)", lines[2])
+	assert.Regexp(t, `^Warm calls in a running process \(medians of 7 to \d+, interleaved\)|^Warm calls in a running process \(medians of 7, interleaved\)`, lines[8])
 	pyTime, pyRatio := `\S+s`, `[0-9.]+x`
 	if python == "" {
 		pyTime, pyRatio = "-", "-"
 	}
-	for i, declaring := range []string{"all", "1 in 10"} {
-		re := regexp.MustCompile(fmt.Sprintf(row, declaring, pyTime, pyRatio))
-		assert.Regexp(t, re, lines[3+i])
-	}
 	first := `^\s*40\s+%s\s+\S+s\s+\S+s\s+%s\s+[0-9.]+x\s+%s$`
-	for i, declaring := range []string{"all", "1 in 10"} {
-		re := regexp.MustCompile(fmt.Sprintf(first, declaring, pyTime, pyRatio))
-		assert.Regexp(t, re, lines[9+i])
+	warm := `^\s*40\s+%s\s+\S+s\s+\S+s\s+%s\s+[0-9.]+x\s+%s\s+[0-9]+\s+[0-9.]+$`
+	for i, declaring := range []string{"all", "1 in 8"} {
+		assert.Regexp(t, regexp.MustCompile(fmt.Sprintf(first, declaring, pyTime, pyRatio)), lines[5+i])
+		assert.Regexp(t, regexp.MustCompile(fmt.Sprintf(warm, declaring, pyTime, pyRatio)), lines[11+i])
 	}
-	assert.Regexp(t, `^medians of 7 warm calls of each \(9 first calls\), interleaved`, lines[12])
 }
 
 func TestRunFailsWithoutPython(t *testing.T) {
-	err := run(new(strings.Builder), []synthws.Shape{{Modules: 1}}, "no-such-python-interpreter", time.Millisecond)
+	err := run(new(strings.Builder), options{shapes: []synthws.Shape{{Modules: 1}}, python: "no-such-python-interpreter", samples: 1})
 	assert.ErrorContains(t, err, "-python ''")
+}
+
+func TestChildErrors(t *testing.T) {
+	var out strings.Builder
+	assert.ErrorContains(t, child(&out, "find", []string{"dir"}), "want 3 arguments")
+	assert.ErrorContains(t, child(&out, "sing", []string{t.TempDir(), "1", "1"}), `unknown mode "sing"`)
+	assert.ErrorContains(t, child(&out, "find", []string{t.TempDir(), "1", "1"}), "go.work")
+	assert.Empty(t, out.String())
 }
