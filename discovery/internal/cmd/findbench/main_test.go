@@ -38,13 +38,13 @@ func TestRunPrintsTables(t *testing.T) {
 	var out strings.Builder
 	require.NoError(t, run(&out, options{
 		shapes: []synthws.Shape{{Modules: 40}, {Modules: 40, Every: 8}},
-		python: python, samples: 3, target: 10 * time.Millisecond, self: self,
+		python: python, samples: 1, target: 10 * time.Millisecond, self: self,
 	}))
 
 	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
 	require.Len(t, lines, 13, "header, blank, title, blank, table header, 2 rows, blank, title, blank, table header, 2 rows:\n%s", out.String())
 	assert.Contains(t, lines[0], "GOMAXPROCS=")
-	assert.Equal(t, "First call in a new process (medians of 3, interleaved)", lines[2])
+	assert.Equal(t, "First call in a new process (medians of 1, interleaved)", lines[2])
 	assert.Regexp(t, `^Warm calls in a running process \(medians of 7 to \d+, interleaved\)|^Warm calls in a running process \(medians of 7, interleaved\)`, lines[8])
 	pyTime, pyRatio := `\S+s`, `[0-9.]+x`
 	if python == "" {
