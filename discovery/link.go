@@ -69,11 +69,13 @@ func linkedValue(ep EntryPoint) (any, bool) {
 	return nil, false
 }
 
-// standIns holds the groups that discoverytest replaced with stand-ins, in
-// the order they were replaced.
+// standIns holds the stand-ins that discoverytest linked, one layer per
+// call of Link, in the order of the calls. A group has the stand-ins of its
+// last layer. Each undo removes its own layer, whatever the order the tests
+// that linked them end in: parallel tests may link different groups.
 var standIns struct {
 	sync.Mutex
-	groups []standInGroup
+	layers []*standInGroup
 }
 
 type standInGroup struct {
@@ -97,20 +99,35 @@ func linkStandIns(group string, s []hooks.StandIn) (undo func(), err error) {
 			return nil, fmt.Errorf("invalid entry point name %q: want letters, digits, _, . and -", si.Name)
 		}
 	}
-	g := standInGroup{group: group, eps: make([]EntryPoint, len(s)), vals: make([]any, len(s))}
+	g := &standInGroup{group: group, eps: make([]EntryPoint, len(s)), vals: make([]any, len(s))}
 	for i, si := range s {
 		g.eps[i] = EntryPoint{Group: group, Name: si.Name, Value: hooks.StandInValue, File: si.File, Line: si.Line, Linked: true}
 		g.vals[i] = si.Value
 	}
 	standIns.Lock()
 	defer standIns.Unlock()
-	saved := standIns.groups
-	standIns.groups = append(slices.DeleteFunc(slices.Clone(saved), func(o standInGroup) bool { return o.group == group }), g)
+	standIns.layers = append(standIns.layers, g)
 	return func() {
 		standIns.Lock()
 		defer standIns.Unlock()
-		standIns.groups = saved
+		standIns.layers = slices.DeleteFunc(slices.Clone(standIns.layers), func(o *standInGroup) bool { return o == g })
 	}, nil
+}
+
+// standInGroups returns the groups that have stand-ins, each with its last
+// layer, in the order they were first linked.
+func standInGroups() []*standInGroup {
+	standIns.Lock()
+	defer standIns.Unlock()
+	var groups []*standInGroup
+	for _, g := range standIns.layers {
+		if i := slices.IndexFunc(groups, func(o *standInGroup) bool { return o.group == g.group }); i >= 0 {
+			groups[i] = g
+			continue
+		}
+		groups = append(groups, g)
+	}
+	return groups
 }
 
 // standIn returns the value of ep if it is a stand-in.
@@ -118,9 +135,7 @@ func standIn(ep EntryPoint) (any, bool) {
 	if ep.Value != hooks.StandInValue {
 		return nil, false
 	}
-	standIns.Lock()
-	defer standIns.Unlock()
-	for _, g := range standIns.groups {
+	for _, g := range standInGroups() {
 		if g.group != ep.Group {
 			continue
 		}
@@ -138,9 +153,7 @@ func standIn(ep EntryPoint) (any, bool) {
 // their problems.
 func findAll(c *config) *found {
 	res := find(c)
-	standIns.Lock()
-	groups := standIns.groups
-	standIns.Unlock()
+	groups := standInGroups()
 	if len(groups) == 0 {
 		return res
 	}

@@ -47,13 +47,15 @@ const StandInValue = hooks.StandInValue
 // StandInValue and the position of the call to Link, and no longer see the
 // group's other entry points, linked or declared in the workspace, nor their
 // problems (but a line of an entry_points.txt that does not parse is still
-// reported: which group it meant is unknown). Other groups are not affected. The stand-ins come in name order;
-// their values are made a T as any entry point's are (a factory is called
-// on each load). Calling Link again for the same group replaces its
-// stand-ins.
+// reported: which group it meant is unknown). Other groups are not
+// affected. The stand-ins come in name order; their values are made a T as
+// any entry point's are (a factory is called on each load). Calling Link
+// again for the same group, in the same test or a subtest, replaces its
+// stand-ins until that test ends.
 //
 // Link changes what the whole test binary sees: a test that calls it must
-// not run in parallel with tests that load the same group.
+// not run in parallel with tests that load the same group. Parallel tests
+// may link different groups.
 func Link(t testing.TB, group string, standIns map[string]any) {
 	t.Helper()
 	_, file, line, _ := runtime.Caller(1)

@@ -213,3 +213,46 @@ func TestCheckRepositoryWorkspace(t *testing.T) {
 	assert.ErrorContains(t, err, filepath.Join(root, "testpackages", "testbackend", "entry_points.txt")+":")
 	assert.ErrorContains(t, err, "entry point testbackend in [torchrun.handlers] of module github.com/go-entrypoints/entrypoints/testpackages/testbackend: declared in the workspace but not linked into this binary")
 }
+
+// TestLinkParallelGroups checks that parallel tests may link different
+// groups: the end of one test undoes its own stand-ins, not another's.
+func TestLinkParallelGroups(t *testing.T) {
+	ws := discovery.WithWorkspace(workspace(t))
+	aLinked, bLinked, aDone := make(chan struct{}), make(chan struct{}), make(chan struct{})
+	t.Run("group", func(t *testing.T) {
+		t.Run("a", func(t *testing.T) {
+			t.Parallel()
+			t.Cleanup(func() { close(aDone) }) // runs after Link's cleanup
+			discoverytest.Link(t, "test.a", map[string]any{"a": fakeExporter("a")})
+			close(aLinked)
+			<-bLinked
+		})
+		t.Run("b", func(t *testing.T) {
+			t.Parallel()
+			<-aLinked
+			discoverytest.Link(t, "test.b", map[string]any{"b": fakeExporter("b")})
+			close(bLinked)
+			<-aDone
+			e, err := discovery.Lookup[Exporter]("test.b", "b", ws)
+			require.NoError(t, err, "test a ended, and took test b's stand-ins with it")
+			assert.Equal(t, "b", e.Export())
+			_, err = discovery.Lookup[Exporter]("test.a", "a", ws)
+			assert.ErrorIs(t, err, discovery.ErrNotFound)
+		})
+	})
+	// Linking a group again replaces its stand-ins until that test ends.
+	t.Run("again", func(t *testing.T) {
+		discoverytest.Link(t, "test.a", map[string]any{"a": fakeExporter("1")})
+		t.Run("inner", func(t *testing.T) {
+			discoverytest.Link(t, "test.a", map[string]any{"a": fakeExporter("2")})
+			e, err := discovery.Lookup[Exporter]("test.a", "a", ws)
+			require.NoError(t, err)
+			assert.Equal(t, "2", e.Export())
+		})
+		e, err := discovery.Lookup[Exporter]("test.a", "a", ws)
+		require.NoError(t, err)
+		assert.Equal(t, "1", e.Export())
+	})
+	_, err := discovery.Lookup[Exporter]("test.a", "a", ws)
+	assert.ErrorIs(t, err, discovery.ErrNotFound)
+}
