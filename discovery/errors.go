@@ -41,6 +41,9 @@ func (e *Error) Pos() string {
 	return e.File
 }
 
+// Error returns the problem on one line: "file:line: entry point NAME in
+// [GROUP] of module PATH: what went wrong; fix: what to do", each part
+// present when known.
 func (e *Error) Error() string {
 	var b strings.Builder
 	if e.File != "" {
@@ -62,6 +65,7 @@ func (e *Error) Error() string {
 	return b.String()
 }
 
+// Unwrap returns what went wrong, for errors.Is and errors.As.
 func (e *Error) Unwrap() error { return e.Err }
 
 // ErrorList is a list of problems, one per line when printed. It is the
@@ -69,6 +73,7 @@ func (e *Error) Unwrap() error { return e.Err }
 // errors.Is see each element.
 type ErrorList []*Error
 
+// Error returns the problems, one per line.
 func (l ErrorList) Error() string {
 	msgs := make([]string, len(l))
 	for i, e := range l {

@@ -124,6 +124,10 @@ func TestLinkHandlers(t *testing.T) {
 	assert.ErrorContains(t, err, "fake handler")
 }
 
+func TestStandInValue(t *testing.T) {
+	assert.Equal(t, hooks.StandInValue, discoverytest.StandInValue)
+}
+
 func TestLinkRefusesBadNames(t *testing.T) {
 	_, err := hooks.LinkStandIns("my app", nil)
 	assert.EqualError(t, err, `invalid group name "my app": want one or more word runs joined by dots, such as myapp.exporters`)
