@@ -342,6 +342,12 @@ func TestOptionsThatDoNotApply(t *testing.T) {
 		{"Find/WorkspaceAndModules", find, []discovery.Option{ws, discovery.WithModules(t.TempDir())},
 			"discovery.Find: options WithWorkspace and WithModules exclude each other"},
 		{"Find/nil", find, []discovery.Option{ws, nil}, "discovery.Find: option 2 is nil"},
+		{"Find/EmptyGroup", find, []discovery.Option{ws, discovery.WithGroup("")},
+			`discovery.Find: WithGroup(""): invalid group name: want one or more word runs joined by dots, such as myapp.exporters`},
+		{"Find/InvalidGroup", find, []discovery.Option{ws, discovery.WithGroup("my app")}, `discovery.Find: WithGroup("my app"): invalid group name`},
+		{"Find/EmptyWorkspace", find, []discovery.Option{discovery.WithWorkspace("")},
+			`discovery.Find: WithWorkspace(""): name a go.work file or its directory, or omit the option for the workspace in effect`},
+		{"Load/EmptyWorkspace", load, []discovery.Option{discovery.WithWorkspace("")}, `discovery.Load: WithWorkspace("")`},
 		{"Load/WithRegistry", load, []discovery.Option{ws, discovery.WithRegistry(registry.New())},
 			"discovery.Load: option WithRegistry does not apply: Load takes its group as an argument and registers nothing"},
 		{"Load/OtherGroup", load, []discovery.Option{ws, discovery.WithGroup("other")},
@@ -371,6 +377,15 @@ func TestOptionsThatDoNotApply(t *testing.T) {
 	rep, err := discovery.Discover(ws, discovery.WithRegistry(nil))
 	assert.ErrorContains(t, err, "discovery.Discover: WithRegistry(nil)")
 	assert.Empty(t, rep.Registered)
+
+	// WithModules of no module reads none, rather than the workspace in
+	// effect (the repository's, for this test).
+	eps, err := discovery.Find(discovery.WithModules())
+	require.NoError(t, err)
+	assert.Equal(t, []string{"[test.exporters] csv"}, names(eps))
+	eps, err = discovery.Find(discovery.WithModules([]string{}...))
+	require.NoError(t, err)
+	assert.Len(t, eps, 1)
 
 	for _, g := range []string{"", "my app", ".x", "x."} {
 		_, err := discovery.Load[Exporter](g, ws)

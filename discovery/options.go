@@ -99,6 +99,12 @@ func newConfig(k call, group string, opts []Option) (*config, error) {
 	if c.given&withWorkspace != 0 && c.given&withModules != 0 {
 		return nil, fmt.Errorf("discovery.%s: options WithWorkspace and WithModules exclude each other: entry points come from a workspace or from a list of modules; give one", k.name)
 	}
+	if c.given&withWorkspace != 0 && c.workspace == "" {
+		return nil, fmt.Errorf("discovery.%s: WithWorkspace(\"\"): name a go.work file or its directory, or omit the option for the workspace in effect", k.name)
+	}
+	if c.given&withGroup != 0 && !isGroup(c.group) {
+		return nil, fmt.Errorf("discovery.%s: WithGroup(%q): invalid group name: want one or more word runs joined by dots, such as myapp.exporters", k.name, c.group)
+	}
 	if group != "" {
 		if c.given&withGroup != 0 && c.group != group {
 			return nil, fmt.Errorf("discovery.%s: option WithGroup(%q) contradicts group %q: %s; remove it", k.name, c.group, group, k.why)
@@ -126,10 +132,14 @@ func WithWorkspace(path string) Option {
 }
 
 // WithModules makes Find, Load, Lookup and Discover read the entry points
-// of the modules rooted at dirs, in that order, instead of a workspace's.
+// of the modules rooted at dirs, in that order, instead of a workspace's
+// (with no dirs, of no module: only linked entry points are found).
 // The entrypoints command uses it outside workspace mode, for the modules of
 // the build list. Entry points found this way are loaded only if linked.
 func WithModules(dirs ...string) Option {
+	if dirs == nil {
+		dirs = []string{} // no module, not the workspace in effect
+	}
 	return func(c *config) { c.modules = dirs; c.given |= withModules }
 }
 
