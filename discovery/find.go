@@ -60,7 +60,13 @@ func find(c *config) *found {
 		}
 	}
 
-	index := make(map[[2]string]int) // (group, name) -> index in res.eps
+	n := len(linked) // entry points found, at most
+	if ws != nil {
+		for _, m := range ws.modules {
+			n += len(m.eps)
+		}
+	}
+	index := make(map[[2]string]int, n) // (group, name) -> index in res.eps
 	for _, l := range linked {
 		if c.group != "" && l.Group != c.group {
 			continue
@@ -91,10 +97,6 @@ func find(c *config) *found {
 		return res
 	}
 
-	n := len(res.eps)
-	for _, m := range ws.modules {
-		n += len(m.eps)
-	}
 	res.eps = slices.Grow(res.eps, n-len(res.eps))
 	for _, m := range ws.modules {
 		for j := range m.eps {

@@ -1,6 +1,7 @@
 package discovery
 
 import (
+	"path/filepath"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -88,4 +89,16 @@ func checkWorkUses(t *testing.T, data []byte) {
 		got = []workUse{}
 	}
 	assert.Equal(t, want, got, "%q", data)
+}
+
+func TestUseDir(t *testing.T) {
+	for _, base := range []string{"/ws", "/", "/a/b"} {
+		for _, path := range []string{".", "./", "./m", "./m/", "./m/../n", "./m//n", "./.", "./..", "./../x", "./..x", "./.x", "m", "../m", "/abs/m", "/abs/../m", ".//m", "./m/./n"} {
+			want := filepath.Join(base, filepath.FromSlash(path))
+			if filepath.IsAbs(path) {
+				want = filepath.Clean(path)
+			}
+			assert.Equal(t, want, useDir(base, path), "base %s, use %s", base, path)
+		}
+	}
 }
