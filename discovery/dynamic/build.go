@@ -103,6 +103,11 @@ func (p *plan) computeKey(s *settings, ws *workspace) error {
 	field(h, "toolchain", []byte(runtime.Version()+" "+runtime.Compiler+" "+runtime.GOOS+"/"+runtime.GOARCH))
 	field(h, "flags", []byte(strings.Join(s.flags, "\x00")))
 	field(h, "env", []byte(strings.Join(s.env, "\x00")))
+	for _, k := range buildEnv {
+		if !overridden(s.env, k) {
+			field(h, k, []byte(os.Getenv(k)))
+		}
+	}
 	field(h, "module dir", []byte(p.dir))
 	field(h, "main", p.main)
 	field(h, "go.work", []byte(ws.file))
@@ -120,6 +125,10 @@ func (p *plan) computeKey(s *settings, ws *workspace) error {
 	p.key = lineage + "-" + hex.EncodeToString(h.Sum(nil))[:32]
 	return nil
 }
+
+// buildEnv are the environment variables, beyond the settings, that change
+// what the go command builds: its flags, and the C toolchain of cgo.
+var buildEnv = []string{"GOFLAGS", "CC", "CXX", "CGO_CFLAGS", "CGO_CPPFLAGS", "CGO_CXXFLAGS", "CGO_LDFLAGS", "PKG_CONFIG", "GOROOT"}
 
 // virtualDir returns the directory of the plugin's main package, which
 // exists only in the overlay.

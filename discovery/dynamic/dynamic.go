@@ -12,6 +12,13 @@ import (
 // is go-entrypoints/plugins under os.UserCacheDir.
 const CacheEnv = "GOENTRYPOINTS_CACHE"
 
+// TrustEnv names the environment variable that lists the workspaces the
+// dynamic loader trusts without checking them (see "Trust" in the package
+// documentation): absolute paths of go.work files, or of the directories
+// holding them, separated by the system's path list separator (: or ;).
+// The value * trusts every workspace.
+const TrustEnv = "GOENTRYPOINTS_TRUST"
+
 // Conditions callers can test for with errors.Is on an error that
 // discovery.Discover reports for an entry point this package could not load.
 var (
@@ -31,6 +38,10 @@ var (
 	// differs between them, most often because the workspace changed since
 	// this program was built.
 	ErrMismatch = errors.New("a package differs between this program and the plugin")
+	// ErrUntrusted: the workspace or the plugin cache failed the trust
+	// checks (see "Trust" in the package documentation); nothing from it
+	// was built or loaded.
+	ErrUntrusted = errors.New("refused to build or load code from a directory this program does not trust")
 )
 
 // Fixes suggested in errors.

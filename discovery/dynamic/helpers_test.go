@@ -226,6 +226,7 @@ var sentinels = map[string]error{
 	"ErrBuild":       dynamic.ErrBuild,
 	"ErrSymbol":      dynamic.ErrSymbol,
 	"ErrMismatch":    dynamic.ErrMismatch,
+	"ErrUntrusted":   dynamic.ErrUntrusted,
 }
 
 // run discovers handlers and creates those named; it returns false if

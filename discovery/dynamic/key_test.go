@@ -36,6 +36,8 @@ func keyWorkspace(t *testing.T) string {
 		// b replaces example.com/d, outside the workspace, by a directory.
 		"d/go.mod":     "module example.com/d\n\ngo 1.26\n",
 		"d/lib/lib.go": "package lib\n\nconst Y = 1\n",
+		// A source file of a is a link to a file kept elsewhere.
+		"shared/linked.go": "package a\n\nconst L = 1\n",
 	}
 	files["b/go.mod"] += "\nrequire example.com/d v0.0.0\n\nreplace example.com/d => ../d\n"
 	files["b/lib/lib.go"] = "package lib\n\nimport dlib \"example.com/d/lib\"\n\nconst X = dlib.Y\n"
@@ -44,6 +46,7 @@ func keyWorkspace(t *testing.T) string {
 		require.NoError(t, os.MkdirAll(filepath.Dir(path), 0o755))
 		require.NoError(t, os.WriteFile(path, []byte(data), 0o644))
 	}
+	require.NoError(t, os.Symlink(filepath.Join("..", "shared", "linked.go"), filepath.Join(dir, "a", "linked.go")))
 	return dir
 }
 
@@ -75,6 +78,7 @@ func TestKey(t *testing.T) {
 		{"go.sum", write("b/go.sum", "golang.org/x/mod v0.1.0 h1:x=\n"), true},
 		{"go.work", write("go.work", "go 1.26\n\nuse (\n\t./a\n\t./b\n\t./c\n)\n\n// comment\n"), true},
 		{"go.work.sum", write("go.work.sum", "golang.org/x/mod v0.1.0 h1:x=\n"), true},
+		{"source file reached through a link", write("shared/linked.go", "package a\n\nconst L = 2\n"), true},
 		{"test file", write("a/a_test.go", "package a\n\nvar T = 1\n"), false},
 		{"testdata", write("a/testdata/x.txt", "changed\n"), false},
 		{"hidden directory", write("a/.hidden/x.txt", "changed\n"), false},
@@ -102,6 +106,16 @@ func TestKey(t *testing.T) {
 		race := settingsOf(map[string]string{"-race": "true"})
 		assert.NotEqual(t, lineage(keyOf(t, dir, base)), lineage(keyOf(t, dir, race)))
 	})
+	// The go command reads these too: another value is another lineage.
+	for k, v := range map[string]string{"GOFLAGS": "-mod=mod", "CC": "clang"} {
+		t.Run(k, func(t *testing.T) {
+			dir := keyWorkspace(t)
+			t.Setenv(k, "")
+			before := keyOf(t, dir, base)
+			t.Setenv(k, v)
+			assert.NotEqual(t, lineage(before), lineage(keyOf(t, dir, base)))
+		})
+	}
 }
 
 // lineage returns the lineage part of a key.

@@ -31,11 +31,23 @@ func (loader) Load(ctx context.Context, gowork string, eps []discovery.EntryPoin
 	}
 	cache, err := cacheDir()
 	if err != nil {
+		if errors.Is(err, ErrUntrusted) {
+			hooks.Logger(ctx).Warn("discovery/dynamic: " + err.Error())
+		}
 		return unsupported(eps, err)
 	}
 	ws, err := readWorkspace(gowork)
 	if err != nil {
 		return unsupported(eps, &discovery.Error{Err: fmt.Errorf("reading the workspace: %w", err), Fix: "correct the go.work file"})
+	}
+	if err := ws.broken(); err != nil {
+		return unsupported(eps, err)
+	}
+	if !trusted(gowork) {
+		if err := checkWorkspace(ws); err != nil {
+			hooks.Logger(ctx).Warn("discovery/dynamic: " + err.Error())
+			return unsupported(eps, err)
+		}
 	}
 	l := &load{ctx: ctx, gowork: gowork, settings: s, cache: cache, ws: ws}
 
@@ -92,7 +104,7 @@ func (l *load) module(dir string, eps []discovery.EntryPoint, split bool) ([]any
 			sub[j] = eps[i]
 		}
 		p := newPlan(dir, sub)
-		so, err := l.resolve(p)
+		pl, err := l.resolve(p)
 		var be *buildError
 		switch {
 		case errors.As(err, &be) && len(be.symbols) > 0:
@@ -124,7 +136,7 @@ func (l *load) module(dir string, eps []discovery.EntryPoint, split bool) ([]any
 			}
 			return values, errs
 		}
-		vals, es := open(so, p, l.settings)
+		vals, es := entryValues(pl, p, soPath(l.cache, p.key))
 		for j, i := range live {
 			values[i], errs[i] = vals[j], es[j]
 		}
@@ -133,41 +145,108 @@ func (l *load) module(dir string, eps []discovery.EntryPoint, split bool) ([]any
 	return values, errs
 }
 
-// resolve returns the path of the cached plugin of p, building it first if
-// the cache does not hold a verified one.
-func (l *load) resolve(p *plan) (string, error) {
+// opened holds the plugins this process opened, by key: plugin.Open
+// refuses to open a plugin a second time under another name.
+var opened sync.Map
+
+// resolve returns the plugin of p, opened, building it first if the cache
+// does not hold a verified one.
+func (l *load) resolve(p *plan) (*plugin.Plugin, error) {
 	if err := p.computeKey(l.settings, l.ws); err != nil {
-		return "", err
+		return nil, err
 	}
-	so := soPath(l.cache, p.key)
-	if ok, _ := verify(l.cache, p.key); ok {
-		return so, nil
+	if pl, ok := opened.Load(p.key); ok {
+		return pl.(*plugin.Plugin), nil
 	}
-	if output, err := os.ReadFile(errPath(l.cache, p.key)); err == nil {
-		return "", p.parseBuildError(string(output)) // it failed, and nothing changed since
+	pn, reason, err := l.cached(p)
+	if err == nil && pn == nil {
+		pn, err = l.build(p, reason)
 	}
-	gobin, err := goCommand(l.ctx, l.settings)
 	if err != nil {
-		return "", err
+		return nil, err
 	}
-	unlock, err := lock(l.ctx, l.cache, p.key)
+	defer pn.release()
+	pl, err := plugin.Open(pn.path)
 	if err != nil {
-		return "", err
+		return nil, openError(err, l.settings)
+	}
+	opened.Store(p.key, pl)
+	return pl, nil
+}
+
+// cached returns the plugin of p, pinned, if the cache holds a verified one,
+// else why not. It returns the compiler's errors if the plugin did not build
+// from the same sources before.
+func (l *load) cached(p *plan) (*pinned, string, error) {
+	unlock, err := lock(l.ctx, l.cache, p.key, false, l.waiting(p))
+	if err != nil {
+		return nil, "", err
 	}
 	defer unlock()
-	ok, reason := verify(l.cache, p.key)
-	if ok {
-		return so, nil // another process built it while this one waited
+	pn, reason := pin(l.cache, p.key)
+	if pn != nil {
+		return pn, "", nil
 	}
+	if output, err := os.ReadFile(errPath(l.cache, p.key)); err == nil {
+		return nil, "", p.parseBuildError(string(output)) // it failed, and nothing changed since
+	}
+	return nil, reason, nil
+}
+
+// waiting returns the function that logs that this process waits for
+// another one that holds the lock of the plugin of p.
+func (l *load) waiting(p *plan) func(holder string) {
+	return func(holder string) {
+		if holder == "" {
+			holder = "another process"
+		} else {
+			holder = "process " + holder
+		}
+		hooks.Logger(l.ctx).Info("discovery/dynamic: waiting for "+holder+", which builds or loads the same plugin",
+			"module", p.eps[0].Module, "entry_points", p.names(), "lock", lockPath(l.cache, p.key))
+	}
+}
+
+// build builds the plugin of p, which the cache lacks for reason, under the
+// entry's exclusive lock, unless another process built it meanwhile, and
+// returns it pinned.
+func (l *load) build(p *plan, reason string) (*pinned, error) {
+	gobin, err := goCommand(l.ctx, l.settings)
+	if err != nil {
+		return nil, err
+	}
+	unlock, err := lock(l.ctx, l.cache, p.key, true, l.waiting(p))
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
+	pn, why := pin(l.cache, p.key)
+	if pn != nil {
+		return pn, nil // another process built it while this one waited
+	}
+	if output, err := os.ReadFile(errPath(l.cache, p.key)); err == nil {
+		return nil, p.parseBuildError(string(output)) // another process failed to
+	}
+	if why != reasonMissing {
+		reason = why
+	}
+	so := soPath(l.cache, p.key)
 	if fi, err := os.Lstat(so); err == nil && fi.IsDir() {
-		os.RemoveAll(so) // or the new plugin cannot be renamed into place
+		if err := os.RemoveAll(so); err != nil {
+			return nil, fmt.Errorf("removing the directory %s that stands in the way of the plugin: %w", so, err)
+		}
 	}
-	removeStaleBuilds(l.cache)
+	removeStale(l.cache)
 	tmp, err := os.MkdirTemp(l.cache, buildDirPrefix+"*")
 	if err != nil {
-		return "", err
+		return nil, err
 	}
-	defer os.RemoveAll(tmp)
+	// If it cannot be removed now, removeStale does it later.
+	defer func() { _ = os.RemoveAll(tmp) }()
+	log := hooks.Logger(l.ctx)
+	log.Info("discovery/dynamic: building a plugin for entry points not linked into this program",
+		"module", p.eps[0].Module, "entry_points", p.names(), "reason", reason, "dir", p.dir,
+		"note", "the first plugin built by a Go version with a set of build settings takes tens of seconds, as it compiles the standard library for plugins; later ones take about a second")
 	start := time.Now()
 	built := filepath.Join(tmp, "plugin.so")
 	if err := p.build(l.ctx, gobin, l.settings, l.gowork, tmp, built); err != nil {
@@ -175,43 +254,43 @@ func (l *load) resolve(p *plan) (string, error) {
 		if errors.As(err, &be) && compilerErrorsOnly(be.output) {
 			_ = writeFile(l.cache, errPath(l.cache, p.key), be.output) // if it fails, the next load builds again
 		}
-		return "", err
+		return nil, err
 	}
 	if err := install(l.cache, p.key, built); err != nil {
-		return "", fmt.Errorf("caching the built plugin: %w", err)
+		return nil, fmt.Errorf("caching the built plugin: %w", err)
 	}
 	prune(l.cache, p.key)
-	names := make([]string, len(p.eps))
-	for i, ep := range p.eps {
-		names[i] = ep.Name
-	}
 	attrs := []any{
-		"module", p.eps[0].Module, "entry_points", strings.Join(names, ","),
+		"module", p.eps[0].Module, "entry_points", p.names(),
 		"reason", reason, "took", time.Since(start).Round(time.Millisecond), "plugin", so,
 	}
 	if testing.Testing() {
 		attrs = append(attrs, "note", testCacheNote)
 	}
-	hooks.Logger(l.ctx).Info("discovery/dynamic: built a plugin for entry points not linked into this program", attrs...)
-	return so, nil
+	log.Info("discovery/dynamic: built a plugin for entry points not linked into this program", attrs...)
+	if pn, why = pin(l.cache, p.key); pn == nil {
+		return nil, fmt.Errorf("the plugin built in the cache at %s cannot be loaded: %s", so, why)
+	}
+	return pn, nil
+}
+
+// names returns the names of the entry points of p, comma-separated.
+func (p *plan) names() string {
+	names := make([]string, len(p.eps))
+	for i, ep := range p.eps {
+		names[i] = ep.Name
+	}
+	return strings.Join(names, ",")
 }
 
 // testCacheNote is logged with builds in test binaries: go test replays a
 // cached result, with this line, unless a file of the tested module changed.
 const testCacheNote = "go test reuses cached results when only other modules change; run go test -count=1 after editing a handler"
 
-// open loads the plugin so built from p with s and returns the values of
-// its entry points.
-func open(so string, p *plan, s *settings) ([]any, []error) {
+// entryValues returns the values of the entry points of p from its plugin pl,
+// cached at so.
+func entryValues(pl *plugin.Plugin, p *plan, so string) ([]any, []error) {
 	values, errs := make([]any, len(p.eps)), make([]error, len(p.eps))
-	pl, err := plugin.Open(so)
-	if err != nil {
-		err = openError(err, s)
-		for i := range errs {
-			errs[i] = err
-		}
-		return values, errs
-	}
 	for i, ep := range p.eps {
 		sym, err := pl.Lookup(varName(i))
 		if err != nil {

@@ -17,15 +17,32 @@ import (
 	"strings"
 
 	"golang.org/x/mod/modfile"
+
+	"github.com/go-entrypoints/entrypoints/discovery"
 )
 
 // workspace is what of a go.work file and its modules goes into a plugin's
 // cache key.
 type workspace struct {
 	file    string
-	data    []byte   // contents of the go.work file
-	sum     []byte   // contents of go.work.sum, if any
-	modules []module // in use order
+	data    []byte         // contents of the go.work file
+	sum     []byte         // contents of go.work.sum, if any
+	modules []module       // in use order
+	missing []*modfile.Use // uses of directories that do not exist
+}
+
+// broken returns an error naming the go.work line of the first use of a
+// directory that does not exist: the go command builds nothing in such a
+// workspace, and the error it gives does not say where the culprit is.
+func (ws *workspace) broken() error {
+	if len(ws.missing) == 0 {
+		return nil
+	}
+	u := ws.missing[0]
+	return &discovery.Error{
+		Err: fmt.Errorf("%s:%d: the workspace uses the directory %s, which does not exist, so the go command cannot build in it", ws.file, u.Syntax.Start.Line, u.Path),
+		Fix: "go work edit -dropuse=" + u.Path + " (in " + filepath.Dir(ws.file) + "), or restore the directory",
+	}
 }
 
 // module is one module of a workspace.
@@ -66,6 +83,9 @@ func readWorkspace(file string) (*workspace, error) {
 	for _, u := range wf.Use {
 		m := readModule("", base, u.Path)
 		if m.gomod == nil {
+			if _, err := os.Stat(m.dir); errors.Is(err, fs.ErrNotExist) {
+				ws.missing = append(ws.missing, u)
+			}
 			continue
 		}
 		ws.modules = append(ws.modules, m)
@@ -170,7 +190,8 @@ func hashWorkspace(h hash.Hash, ws *workspace) {
 }
 
 // hashPackage writes to h the name and contents of every file of the
-// package in dir that can be part of a build: its files but test files, and
+// package in dir that can be part of a build: its files but test files
+// (symbolic links to files included, read through), and
 // the files of its subdirectories that hold no package (which it may
 // embed). Like the go command, it skips testdata and names starting with .
 // or _, and other modules.
@@ -190,7 +211,15 @@ func hashPackage(h hash.Hash, dir string) error {
 			}
 			return nil
 		}
-		if !d.Type().IsRegular() || strings.HasSuffix(name, "_test.go") {
+		if strings.HasSuffix(name, "_test.go") {
+			return nil
+		}
+		if d.Type()&fs.ModeSymlink != 0 {
+			// The go command compiles a link to a file as the file.
+			if fi, err := os.Stat(path); err != nil || !fi.Mode().IsRegular() {
+				return nil // a link to a directory, or dangling: not read
+			}
+		} else if !d.Type().IsRegular() {
 			return nil
 		}
 		data, err := os.ReadFile(path)
