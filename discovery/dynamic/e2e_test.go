@@ -105,9 +105,14 @@ func TestFlow(t *testing.T) {
 	assert.Contains(t, out, "--- PASS: TestHandlers")
 
 	// Other settings of the program are the plugin's too.
-	// (A program built with -trimpath records no directories: it needs
-	// its workspace trusted explicitly.)
-	out = w.mustRun("app", []string{"GOENTRYPOINTS_TRUST=" + w.path("go.work")}, "go", "run", "-trimpath", "-tags=dynamictest", "-gcflags=all=-N -l", ".", "myhandler")
+	// A program built with -trimpath records no directories: its
+	// workspace is refused unless trusted explicitly.
+	args := []string{"run", "-trimpath", "-tags=dynamictest", "-gcflags=all=-N -l", ".", "myhandler"}
+	out, err = w.run("app", nil, "go", args...)
+	require.Error(t, err)
+	assert.Regexp(t, `failed myhandler is=\[ErrUntrusted\]: .*this program records no source directories \(it was built with -trimpath\), so whether it was built from this workspace cannot be checked; nothing from it is built or loaded; fix: build it without -trimpath; if you trust this workspace`, out)
+	assert.NotContains(t, out, built)
+	out = w.mustRun("app", []string{"GOENTRYPOINTS_TRUST=" + w.path("go.work")}, "go", args...)
 	assert.Contains(t, out, "handler myhandler v2")
 	assert.Contains(t, out, built)
 }

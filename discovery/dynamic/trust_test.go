@@ -233,26 +233,3 @@ func TestForeignCache(t *testing.T) {
 		})
 	}
 }
-
-// TestTrimpath checks the answer for a program built with -trimpath, which
-// records no directories: its workspace is refused unless trusted
-// explicitly.
-func TestTrimpath(t *testing.T) {
-	requirePlugins(t)
-	v := goVersion(t)
-	files := appModule(v)
-	for name, data := range handlerModule(v, "myhandler", "v1", myhandlerEPs, "", "") {
-		files[name] = data
-	}
-	w := newWorkspace(t, files, "app", "myhandler")
-	exe := filepath.Join(t.TempDir(), "app")
-	w.mustRun("app", nil, "go", "build", "-trimpath", "-o", exe, ".")
-	out, err := w.run("app", nil, exe, "myhandler")
-	require.Error(t, err)
-	assert.Regexp(t, `failed myhandler is=\[ErrUntrusted\]: .*this program records no source directories \(it was built with -trimpath\), so whether it was built from this workspace cannot be checked; nothing from it is built or loaded; fix: build it without -trimpath; if you trust this workspace`, out)
-	assert.NotContains(t, out, built)
-
-	out = w.mustRun("app", []string{"GOENTRYPOINTS_TRUST=" + w.dir}, exe, "myhandler")
-	assert.Contains(t, out, "handler myhandler v1")
-	assert.Contains(t, out, built)
-}
