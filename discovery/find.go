@@ -30,6 +30,9 @@ func Find(opts ...Option) ([]EntryPoint, error) {
 		return nil, err
 	}
 	res := findAll(c)
+	for _, e := range res.broken {
+		c.logger.Warn("discovery: the workspace is broken: " + e.Error())
+	}
 	return res.eps, res.problems.err()
 }
 
@@ -38,6 +41,7 @@ type found struct {
 	eps      []EntryPoint
 	symbols  map[int]any // index in eps -> linked symbol
 	gowork   string      // workspace read, or ""
+	broken   ErrorList   // problems of the go.work file itself, also in problems
 	problems ErrorList
 	warnings ErrorList
 }
@@ -156,12 +160,24 @@ func (c *config) readWorkspace(res *found) *workspace {
 			c.logger.Warn("discovery: ignoring the workspace: this binary was built from a list of .go files, so its main module is unknown; build the package instead (go run .), or name the workspace with discovery.WithWorkspace", "gowork", gowork)
 			return nil
 		}
+		if ws == nil && claimsModule(gowork, main) {
+			// This binary's own workspace, which cannot be read: say so
+			// rather than quietly ignoring it.
+			res.problems = append(res.problems, errs...)
+			res.broken = append(res.broken, errs...)
+			return nil
+		}
 		if ws == nil || !ws.uses(main) {
 			c.logger.Debug("discovery: ignoring the workspace: this binary was not built from it", "gowork", gowork, "main", main)
 			return nil
 		}
 	}
 	res.gowork = gowork
+	for _, e := range errs {
+		if e.File == gowork || e.File == "" {
+			res.broken = append(res.broken, e)
+		}
+	}
 	res.problems = append(res.problems, errs...)
 	return ws
 }

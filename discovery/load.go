@@ -281,5 +281,9 @@ func safeLoad(c *config, l hooks.Loader[EntryPoint], gowork string, eps []EntryP
 			}
 		}
 	}()
-	return l.Load(hooks.WithLogger(c.ctx, c.logger), gowork, eps)
+	ctx := hooks.WithLogger(c.ctx, c.logger)
+	if c.workspace != "" {
+		ctx = hooks.WithExplicitWorkspace(ctx)
+	}
+	return l.Load(ctx, gowork, eps)
 }

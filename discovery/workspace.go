@@ -223,6 +223,7 @@ func readModule(m wsModule, file string) wsModule {
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
 			m.none = true
+			m.errs = missingDir(m, file)
 		} else {
 			m.errs = ErrorList{unreadable(m, file, epfile, err)}
 		}
@@ -251,6 +252,20 @@ func readModule(m wsModule, file string) wsModule {
 		m.errs = el
 	}
 	return m
+}
+
+// missingDir returns the error of a module, without an entry_points.txt,
+// of the workspace whose go.work is file, if its directory does not exist:
+// the go command refuses such a workspace.
+func missingDir(m wsModule, file string) ErrorList {
+	if file == "" {
+		return nil
+	}
+	if _, err := os.Stat(m.dir); !errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	return ErrorList{{File: file, Line: m.line, Err: fmt.Errorf("use %s: the directory does not exist, so the go command builds nothing in this workspace", m.use),
+		Fix: "go work edit -dropuse=" + m.use + " (in " + filepath.Dir(file) + "), or restore the directory"}}
 }
 
 // unreadable returns the error for a module whose entry_points.txt cannot be

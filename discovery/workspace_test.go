@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/go-entrypoints/entrypoints/discovery"
+	"github.com/go-entrypoints/entrypoints/registry"
 )
 
 func TestFindWorkspace(t *testing.T) {
@@ -97,12 +98,12 @@ func TestFindWorkspaceProblems(t *testing.T) {
 			errs:  []string{"go.work:4: directory ", "nogomod declares entry points but has no go.mod; fix: go work edit -dropuse=./nogomod"},
 		},
 		{
-			// Only entry_points.txt is read of a module that declares
-			// nothing: the go command reports the missing directory.
+			// The go command builds nothing in such a workspace.
 			name:  "missing directory",
 			dirs:  []string{"./missing", "./good"},
 			files: []map[string]string{good},
 			want:  []string{"[g] ok"},
+			errs:  []string{"go.work:4: use ./missing: the directory does not exist, so the go command builds nothing in this workspace; fix: go work edit -dropuse=./missing (in "},
 		},
 		{
 			name:  "go.mod without module line",
@@ -331,5 +332,51 @@ func TestFindNamedPipes(t *testing.T) {
 	case <-done:
 	case <-time.After(10 * time.Second):
 		t.Fatal("Find blocked on a named pipe")
+	}
+}
+
+// TestFindBrokenOwnWorkspace checks that a binary's own workspace that
+// cannot be read is reported, at its go.work line with the fix, by Find
+// and Discover, with a warning, while linked entry points still work.
+func TestFindBrokenOwnWorkspace(t *testing.T) {
+	defer discovery.ResetLinked()()
+	defer discovery.SetMainModule("example.com/app")()
+	linkHandler("Factory", fakeFactory)
+	t.Setenv("GOWORK", "")
+	t.Setenv("GOENV", "off")
+	for _, tt := range []struct {
+		name, work string
+		want       string // the problem, after go.work:
+	}{
+		{"syntax error", "go 1.26\n\nuse (\n\t./app\n\t./m\n)\nuse \"./x\n", `go.work:7:9: unexpected newline in string; fix: correct the go.work file`},
+		{"unknown directive", "go 1.26\n\nuse ./app\nuse ./m\nfrobnicate ./m\n", `go.work:5: unknown directive: frobnicate`},
+		{"use of a missing directory", "go 1.26\n\nuse ./app\nuse ./gone\nuse ./m\n", `go.work:4: use ./gone: the directory does not exist, so the go command builds nothing in this workspace; fix: go work edit -dropuse=./gone`},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			gowork := workspace(t, []string{"./app", "./m"},
+				module("app", "example.com/app", ""),
+				module("m", "example.com/m", "[g]\nx = example.com/m:X\n"))
+			require.NoError(t, os.WriteFile(gowork, []byte(tt.work), 0o644))
+			t.Chdir(filepath.Join(filepath.Dir(gowork), "app"))
+
+			var logs strings.Builder
+			logger := slog.New(slog.NewTextHandler(&logs, nil))
+			eps, err := discovery.Find(discovery.WithLogger(logger))
+			require.Error(t, err)
+			assert.Contains(t, err.Error(), tt.want)
+			assert.Contains(t, names(eps), "[torchrun.handlers] Factory", "linked entry points are still found")
+			assert.Contains(t, logs.String(), "level=WARN")
+			assert.Contains(t, logs.String(), "the workspace is broken")
+			assert.Contains(t, logs.String(), tt.want[:len("go.work:N")])
+
+			logs.Reset()
+			r := registry.New()
+			rep, err := discovery.Discover(discovery.WithRegistry(r), discovery.WithLogger(logger))
+			require.Error(t, err)
+			require.NotEmpty(t, rep.Failed)
+			assert.Contains(t, rep.Failed.Error(), tt.want)
+			assert.Equal(t, []string{"Factory"}, r.Backends(), "linked handlers are still registered")
+			assert.Contains(t, logs.String(), tt.want[:len("go.work:N")])
+		})
 	}
 }

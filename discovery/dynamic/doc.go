@@ -82,10 +82,8 @@
 // trust it, the refusal is logged as a warning, nothing from it is built
 // or loaded, and nothing is written into a refused cache. Linked entry
 // points work as always. To trust a workspace explicitly, name it in the
-// program with discovery.WithWorkspace (a workspace other than the one the
-// go command would use where the program runs can only have been named),
-// or list it in the environment variable GOENTRYPOINTS_TRUST (see
-// TrustEnv). Metadata (discovery.Find, entrypoints list) is read from any
+// program with discovery.WithWorkspace, or list it in the environment
+// variable GOENTRYPOINTS_TRUST (see TrustEnv). Metadata (discovery.Find, entrypoints list) is read from any
 // workspace: it runs nothing.
 //
 // # Requirements and costs

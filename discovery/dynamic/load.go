@@ -43,7 +43,7 @@ func (loader) Load(ctx context.Context, gowork string, eps []discovery.EntryPoin
 	if err := ws.broken(); err != nil {
 		return unsupported(eps, err)
 	}
-	if !trusted(gowork) {
+	if !trusted(ctx, gowork) {
 		if err := checkWorkspace(ws); err != nil {
 			hooks.Logger(ctx).Warn("discovery/dynamic: " + err.Error())
 			return unsupported(eps, err)

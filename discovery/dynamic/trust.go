@@ -3,6 +3,7 @@
 package dynamic
 
 import (
+	"context"
 	"fmt"
 	"io/fs"
 	"os"
@@ -16,6 +17,7 @@ import (
 	"syscall"
 
 	"github.com/go-entrypoints/entrypoints/discovery"
+	"github.com/go-entrypoints/entrypoints/discovery/internal/hooks"
 )
 
 // trustFix says how to trust a workspace that the checks refuse.
@@ -36,14 +38,8 @@ func untrusted(gowork, why, fix string) error {
 // so that it is not checked: the program named it (discovery.WithWorkspace)
 // rather than finding it where it runs, or the environment variable
 // TrustEnv lists it.
-func trusted(gowork string) bool {
-	if wd, err := os.Getwd(); err == nil {
-		if found, err := discovery.FindWorkspace(wd); err == nil && found != gowork {
-			// Not the workspace in effect here: the program named it.
-			return true
-		}
-	}
-	return trustedByEnv(gowork)
+func trusted(ctx context.Context, gowork string) bool {
+	return hooks.ExplicitWorkspace(ctx) || trustedByEnv(gowork)
 }
 
 // trustedByEnv reports whether the environment variable TrustEnv lists the

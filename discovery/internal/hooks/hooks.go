@@ -62,6 +62,25 @@ func Logger(ctx context.Context) *slog.Logger {
 	return slog.Default()
 }
 
+// explicitKey is the context key that marks the workspace passed to the
+// loader as named by the program.
+type explicitKey struct{}
+
+// WithExplicitWorkspace returns ctx saying that the workspace passed with
+// it to Loader.Load was named by the program (discovery.WithWorkspace)
+// rather than found where it runs: an explicit choice, which the loader
+// trusts without checking it.
+func WithExplicitWorkspace(ctx context.Context) context.Context {
+	return context.WithValue(ctx, explicitKey{}, true)
+}
+
+// ExplicitWorkspace reports whether ctx says that the workspace was named by
+// the program (see WithExplicitWorkspace).
+func ExplicitWorkspace(ctx context.Context) bool {
+	explicit, _ := ctx.Value(explicitKey{}).(bool)
+	return explicit
+}
+
 // A StandIn is an entry point that a test links in place of the real ones
 // of its group.
 type StandIn struct {
