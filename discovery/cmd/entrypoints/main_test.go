@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -109,32 +110,42 @@ func TestListGenerateCheck(t *testing.T) {
 	assert.Contains(t, errOut, "no Go package in the current directory")
 }
 
-// TestBrokenWorkspace checks that the commands still report what they can
-// when the go command refuses the workspace.
+// TestBrokenWorkspace checks that where the go command refuses the
+// workspace for a problem of its go.work (a missing directory, a syntax
+// error, an unknown directive), each command prints one message naming the
+// go.work line and the fix, and writes nothing.
 func TestBrokenWorkspace(t *testing.T) {
 	s := newSandbox(t)
 	s.write(appFiles)
 	s.write(handlerFiles("myhandler"))
-	s.write(map[string]string{"go.work": "go 1.26.0\n\nuse (\n\t./app\n\t" + s.root + "\n\t./myhandler\n\t./missing\n)\n"})
 	t.Chdir(filepath.Join(s.dir, "app"))
 	t.Setenv("GOWORK", "")
 	t.Setenv("GOFLAGS", "")
-
-	code, out, errOut := runCLI("list")
-	assert.Equal(t, 1, code)
-	assert.Contains(t, out, "myhandler/entry_points.txt:3")
-	assert.Contains(t, out, "the go command cannot load the packages")
-	assert.Contains(t, errOut, "go.work: go list -m")
-	assert.Contains(t, errOut, "missing")
-
-	code, _, errOut = runCLI("check")
-	assert.Equal(t, 1, code)
-	assert.Contains(t, errOut, "go.work: go list -m")
-
-	code, _, errOut = runCLI("generate")
-	assert.Equal(t, 1, code)
-	assert.Contains(t, errOut, "nothing written")
-	assert.NoFileExists(t, filepath.Join(s.dir, "app", "entrypoints_gen.go"))
+	uses := "use (\n\t./app\n\t" + s.root + "\n\t./myhandler\n"
+	for _, tt := range []struct {
+		name, work, want string
+	}{
+		{"missing directory", "go 1.26.0\n\n" + uses + "\t./missing\n)\n",
+			"go.work:7: use ./missing: the directory does not exist, so the go command builds nothing in this workspace; fix: go work edit -dropuse=./missing (in " + s.dir + "), or restore the directory\n"},
+		{"unknown directive", "go 1.26.0\n\n" + uses + ")\nfrobnicate x\n",
+			"go.work:8"},
+		{"syntax error", "go 1.26.0\n\n" + uses + ")\nuse \"x\n",
+			"go.work:8"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			s.write(map[string]string{"go.work": tt.work})
+			for _, cmd := range []string{"list", "check", "generate"} {
+				code, out, errOut := runCLI(cmd)
+				assert.Equal(t, 1, code, cmd)
+				assert.Empty(t, out, cmd)
+				assert.Equal(t, "entrypoints "+cmd+": "+filepath.Join(s.dir, "go.work"), errOut[:min(len(errOut), len("entrypoints "+cmd+": "+filepath.Join(s.dir, "go.work")))], cmd)
+				assert.Contains(t, errOut, tt.want, cmd)
+				assert.Contains(t, errOut, "; fix: ", cmd)
+				assert.Equal(t, 1, strings.Count(errOut, "\n"), "one message: %s", errOut)
+			}
+			assert.NoFileExists(t, filepath.Join(s.dir, "app", "entrypoints_gen.go"))
+		})
+	}
 }
 
 // TestGenerateGroupsAndListJSON checks generate -group, and that list -json

@@ -6,10 +6,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strings"
 
 	"github.com/go-entrypoints/entrypoints/discovery"
 )
@@ -55,7 +57,8 @@ func loadProject(workspace string) (*project, error) {
 
 	var found, listErr error
 	if p.gowork != "" {
-		p.eps, found = discovery.Find(discovery.WithWorkspace(p.gowork))
+		// The problems Find meets are reported below, not logged.
+		p.eps, found = discovery.Find(discovery.WithWorkspace(p.gowork), discovery.WithLogger(quiet))
 		p.modules, listErr = p.goListModules()
 	} else {
 		if p.modules, err = p.goListModules("all"); err != nil {
@@ -71,7 +74,7 @@ func loadProject(workspace string) (*project, error) {
 				version[m.Path] = m.Version
 			}
 		}
-		p.eps, found = discovery.Find(discovery.WithModules(dirs...))
+		p.eps, found = discovery.Find(discovery.WithModules(dirs...), discovery.WithLogger(quiet))
 		for i := range p.eps {
 			p.eps[i].Version = version[p.eps[i].Module]
 		}
@@ -82,12 +85,32 @@ func loadProject(workspace string) (*project, error) {
 		p.problems = discovery.ErrorList{{Err: found}}
 	}
 	if listErr != nil {
+		if broken := workProblems(p.problems, p.gowork); len(broken) > 0 {
+			// The go command refuses the workspace for what Find
+			// found at a go.work line: that is the one message.
+			return nil, broken
+		}
 		// The go command refuses the workspace: nothing can be built or
 		// checked in it until that is fixed.
 		p.problems = append(p.problems, &discovery.Error{File: p.gowork, Err: listErr, Fix: "correct the go.work file"})
 		p.broken = listErr
 	}
 	return p, nil
+}
+
+// quiet is a logger that discards what it is given.
+var quiet = slog.New(slog.DiscardHandler)
+
+// workProblems returns the problems of the go.work file gowork itself, at
+// its lines.
+func workProblems(problems discovery.ErrorList, gowork string) discovery.ErrorList {
+	var work discovery.ErrorList
+	for _, e := range problems {
+		if e.EntryPoint == nil && (e.File == gowork || e.File == "" && strings.HasPrefix(e.Err.Error(), gowork+":")) {
+			work = append(work, e)
+		}
+	}
+	return work
 }
 
 // env returns the environment for go commands run for p.
