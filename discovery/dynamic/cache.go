@@ -406,6 +406,10 @@ func removeStale(dir string) {
 // waiting for the processes that hold it, until ctx is done. If it must
 // wait, it calls waiting once with the process ID that holds the lock
 // exclusively, if known. Call the returned function to release the lock.
+//
+// The errors of closing a lock file are not checked: all it holds is the
+// holder's process ID, which only ever informs a log line, and closing
+// releases the lock whatever it returns.
 func lock(ctx context.Context, dir, key string, exclusive bool, waiting func(holder string)) (unlock func(), err error) {
 	path := lockPath(dir, key)
 	how := syscall.LOCK_SH
@@ -467,7 +471,7 @@ func tryLock(path string) (*os.File, error) {
 		return nil, err
 	}
 	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
-		f.Close()
+		f.Close() // nothing was written to it
 		return nil, err
 	}
 	return f, nil

@@ -327,12 +327,16 @@ func TestConcurrentBuilds(t *testing.T) {
 		wg.Go(func() { outs[i], errs[i] = w.run("app", nil, exe, "myhandler") })
 	}
 	wg.Wait()
-	builds := 0
+	builds, waits := 0, 0
 	for i, out := range outs {
 		require.NoError(t, errs[i], out)
 		assert.Contains(t, out, "handler myhandler v1")
 		builds += strings.Count(out, built)
+		waits += strings.Count(out, "discovery/dynamic: waiting for process ")
 	}
 	assert.Equal(t, 1, builds, "the plugin should be built once")
+	// The others waited for the builder, and said so (all three start
+	// together, and a build takes seconds).
+	assert.Positive(t, waits, "a process waiting for another one's build logs it")
 	assert.Len(t, w.plugins(), 1)
 }

@@ -173,7 +173,7 @@ func (ws *workspace) packageDirs(pkgs []string) []string {
 // sequences of fields hash alike.
 func field(h io.Writer, name string, value []byte) {
 	fmt.Fprintf(h, "%s %d\n", name, len(value))
-	h.Write(value)
+	h.Write(value) // a hash.Hash never returns an error
 }
 
 // hashWorkspace writes to h the go.work, go.work.sum, and every module's
