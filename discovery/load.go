@@ -196,12 +196,18 @@ func groupProblems(res *found, group string) ErrorList {
 	})
 }
 
-// logProblems logs warnings, and failures prefixed with what.
+// logProblems logs warnings, and failures, those of an entry point
+// prefixed with what (a line that does not parse, or a workspace that
+// cannot be read, is no entry point that was not loaded).
 func logProblems(c *config, what string, warnings, failures ErrorList) {
 	for _, e := range warnings {
 		c.logger.Warn("discovery: " + e.Error())
 	}
 	for _, e := range failures {
+		if e.EntryPoint == nil {
+			c.logger.Warn("discovery: " + e.Error())
+			continue
+		}
 		c.logger.Warn("discovery: " + what + e.Error())
 	}
 }

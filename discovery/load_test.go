@@ -183,6 +183,7 @@ func TestLoadIsolatesFailures(t *testing.T) {
 		assert.Contains(t, logs.String(), e.Error()[:40])
 	}
 	assert.Contains(t, logs.String(), "level=WARN msg=\"discovery: entry point not loaded: example.com/plugins/entry_points.txt:3: entry point broken")
+	assert.Contains(t, logs.String(), "level=WARN msg=\"discovery: "+epfile+`:3: unexpected line \"bad line\"`, "a line that does not parse is no entry point not loaded")
 
 	// Another group's failures are not this one's.
 	_, err = discovery.Load[string]("test.other", discovery.WithWorkspace(gowork))
