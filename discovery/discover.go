@@ -42,7 +42,7 @@ const notLinkedFix = "run go generate ./... in the program's main module (its ma
 // would otherwise keep every one alive with its handlers.
 var registered struct {
 	sync.Mutex
-	m map[weak.Pointer[registry.Registry]]map[EntryPoint]bool
+	m map[weak.Pointer[registry.Registry]]map[doneKey]bool
 }
 
 // Discover registers every rendezvous handler entry point (group
@@ -83,12 +83,12 @@ func Discover(opts ...Option) (*Report, error) {
 	registered.Lock()
 	defer registered.Unlock()
 	if registered.m == nil {
-		registered.m = make(map[weak.Pointer[registry.Registry]]map[EntryPoint]bool)
+		registered.m = make(map[weak.Pointer[registry.Registry]]map[doneKey]bool)
 	}
 	regKey := weak.Make(c.registry)
 	done := registered.m[regKey]
 	if done == nil {
-		done = make(map[EntryPoint]bool)
+		done = make(map[doneKey]bool)
 		registered.m[regKey] = done
 		runtime.AddCleanup(c.registry, forget, regKey)
 	}
@@ -122,9 +122,19 @@ func forget(key weak.Pointer[registry.Registry]) {
 	delete(registered.m, key)
 }
 
-// key identifies an entry point for the registered table.
-func key(ep EntryPoint) EntryPoint {
-	return EntryPoint{Group: ep.Group, Name: ep.Name, Value: ep.Value, Module: ep.Module}
+// A doneKey identifies an entry point in the registered table.
+type doneKey struct {
+	ep EntryPoint
+	// standIn is the call of discoverytest.Link that linked ep, if ep is
+	// a stand-in: every stand-in has the same Value and no Module, and
+	// another test's stand-in of the same name is another entry point.
+	standIn *standInGroup
+}
+
+// key returns the key of ep in the registered table.
+func key(ep EntryPoint) doneKey {
+	g, _ := standInOf(ep)
+	return doneKey{EntryPoint{Group: ep.Group, Name: ep.Name, Value: ep.Value, Module: ep.Module}, g}
 }
 
 // register registers creator under ep's name in r.

@@ -132,8 +132,18 @@ func standInGroups() []*standInGroup {
 
 // standIn returns the value of ep if it is a stand-in.
 func standIn(ep EntryPoint) (any, bool) {
-	if ep.Value != hooks.StandInValue {
+	g, i := standInOf(ep)
+	if g == nil {
 		return nil, false
+	}
+	return g.vals[i], true
+}
+
+// standInOf returns the layer of stand-ins that ep is one of, and its index
+// there, or nil.
+func standInOf(ep EntryPoint) (*standInGroup, int) {
+	if ep.Value != hooks.StandInValue {
+		return nil, 0
 	}
 	for _, g := range standInGroups() {
 		if g.group != ep.Group {
@@ -141,11 +151,11 @@ func standIn(ep EntryPoint) (any, bool) {
 		}
 		for i, s := range g.eps {
 			if s.Name == ep.Name {
-				return g.vals[i], true
+				return g, i
 			}
 		}
 	}
-	return nil, false
+	return nil, 0
 }
 
 // findAll is find with the stand-ins of discoverytest: a group that has

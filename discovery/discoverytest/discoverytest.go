@@ -56,6 +56,12 @@ const StandInValue = "stand-in"
 // Link changes what the whole test binary sees: a test that calls it must
 // not run in parallel with tests that load the same group. Parallel tests
 // may link different groups.
+//
+// A registry keeps what it registered after the test ends: a test that
+// links handlers (group discovery.HandlersGroup) and calls
+// discovery.Discover should give it a registry of its own
+// (discovery.WithRegistry(registry.New())), as another test's stand-in of
+// the same name in the same registry is a conflict.
 func Link(t testing.TB, group string, standIns map[string]any) {
 	t.Helper()
 	_, file, line, _ := runtime.Caller(1)

@@ -260,3 +260,33 @@ func TestLinkParallelGroups(t *testing.T) {
 	_, err := discovery.Lookup[Exporter]("test.a", "a", ws)
 	assert.ErrorIs(t, err, discovery.ErrNotFound)
 }
+
+// TestLinkHandlersInTwoTests checks that Discover does not take a test's
+// stand-in handler for the one another test linked under the same name:
+// the registry already has that name, and says so.
+func TestLinkHandlersInTwoTests(t *testing.T) {
+	r := registry.New()
+	ws := discovery.WithWorkspace(workspace(t))
+	for _, msg := range []string{"one", "two"} {
+		t.Run(msg, func(t *testing.T) {
+			discoverytest.Link(t, discovery.HandlersGroup, map[string]any{
+				"fake": func() registry.Creator {
+					return func(p registry.Parameters) (registry.Handler, error) { return nil, errors.New(msg) }
+				},
+			})
+			rep, err := discovery.Discover(discovery.WithRegistry(r), ws)
+			if msg == "one" {
+				require.NoError(t, err)
+				assert.Len(t, rep.Registered, 1)
+				// Discover is idempotent within the test.
+				rep, err = discovery.Discover(discovery.WithRegistry(r), ws)
+				require.NoError(t, err)
+				assert.Len(t, rep.Unchanged, 1)
+				return
+			}
+			assert.ErrorIs(t, err, discovery.ErrConflict)
+			assert.ErrorContains(t, err, `backend "fake" is already registered`)
+			assert.Empty(t, rep.Unchanged, "test one's handler is not test two's")
+		})
+	}
+}
