@@ -243,7 +243,11 @@ func run(backends []string) bool {
 				is = append(is, name)
 			}
 		}
-		fmt.Printf("failed %s is=%v: %v\n", e.EntryPoint.Name, is, e)
+		name := "-" // a problem of the workspace, not of one entry point
+		if e.EntryPoint != nil {
+			name = e.EntryPoint.Name
+		}
+		fmt.Printf("failed %s is=%v: %v\n", name, is, e)
 	}
 	ok := true
 	for _, b := range backends {

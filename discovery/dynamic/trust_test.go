@@ -233,3 +233,31 @@ func TestForeignCache(t *testing.T) {
 		})
 	}
 }
+
+// TestBrokenWorkspace runs a program in its own workspace after a module
+// directory it uses was removed: the go command builds nothing there. The
+// program keeps its linked handler; the workspace problem and the entry
+// point the loader cannot build name the go.work line of the missing
+// directory, not the healthy module.
+func TestBrokenWorkspace(t *testing.T) {
+	requirePlugins(t)
+	v := goVersion(t)
+	files := linkedApp(v)
+	files["myhandler/entry_points.txt"] += "other = example.com/myhandler:NewOther\n"
+	files["myhandler/handler.go"] += "\n// NewOther is another entry point.\nfunc NewOther() registry.Creator { return NewHandler() }\n"
+	files["gone/go.mod"] = "module example.com/gone\n\ngo " + v + "\n"
+	w := newWorkspace(t, files, "app", "myhandler", "gone")
+	exe := filepath.Join(t.TempDir(), "app")
+	w.mustRun("app", nil, "go", "build", "-o", exe, ".")
+	require.NoError(t, os.RemoveAll(w.path("gone")))
+
+	out, err := w.run("app", nil, exe, "myhandler")
+	require.NoError(t, err, out)
+	assert.Contains(t, out, "registered myhandler linked=true")
+	assert.Contains(t, out, "handler myhandler v1")
+	gowork := regexp.QuoteMeta(w.path("go.work"))
+	assert.Regexp(t, `failed - is=\[\]: `+gowork+`:7: use ./gone: the directory does not exist, so the go command builds nothing in this workspace; fix: go work edit -dropuse=./gone`, out)
+	assert.Regexp(t, `failed other is=\[\]: .*myhandler/entry_points.txt:3: .*`+gowork+`:7: the workspace uses the directory ./gone, which does not exist, so the go command cannot build in it; fix: go work edit -dropuse=./gone`, out)
+	assert.NotContains(t, out, "-dropuse=./myhandler")
+	assert.NotContains(t, out, built)
+}
