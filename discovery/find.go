@@ -22,8 +22,12 @@ import (
 // Find returns every well-formed entry point it found, and an ErrorList of
 // the problems it met: lines that do not parse, modules that cannot be
 // read, and two modules declaring the same entry point (the first in use
-// order wins). An option that does not apply to Find (see Option) is an
-// error, returned alone.
+// order wins). A broken workspace is never ignored in silence: if the
+// program's own go.work does not parse, or uses a directory that does not
+// exist, the problem is in the list at its go.work line, with the fix, and
+// logged as a warning; the linked entry points are still returned. An
+// option that does not apply to Find (see Option) is an error, returned
+// alone.
 func Find(opts ...Option) ([]EntryPoint, error) {
 	c, err := newConfig(callFind, "", opts)
 	if err != nil {
