@@ -89,7 +89,35 @@ func as[T any](ep EntryPoint, v any) (t T, err error) {
 			return t, nil
 		})
 	}
-	return t, fmt.Errorf("%s has type %s; want %s, or a func() returning %s or (%s, error)", sym, typ, want, want, want)
+	return t, fmt.Errorf("%s has type %s; want %s, or a func() returning %s or (%s, error)%s", sym, typ, want, want, want, whyNot(typ, want))
+}
+
+// whyNot explains, as the compiler would, why typ, or the result of typ if
+// it has a factory's shape, does not implement interface want when its
+// pointer type does: the mistake of declaring a value where a pointer was
+// meant. It returns "" otherwise.
+func whyNot(typ, want reflect.Type) string {
+	if want.Kind() != reflect.Interface {
+		return ""
+	}
+	if typ.Kind() == reflect.Func && typ.NumIn() == 0 && !typ.IsVariadic() && typ.NumOut() >= 1 && typ.NumOut() <= 2 {
+		typ = typ.Out(0)
+	}
+	if typ.Kind() == reflect.Interface || typ.Kind() == reflect.Pointer || typ.Implements(want) || !reflect.PointerTo(typ).Implements(want) {
+		return ""
+	}
+	for i := range want.NumMethod() {
+		if m := want.Method(i); !hasMethod(typ, m.Name) {
+			return fmt.Sprintf(" (%s does not implement %s: method %s has pointer receiver; use a *%s)", typ, want, m.Name, typ)
+		}
+	}
+	return ""
+}
+
+// hasMethod reports whether typ's method set has a method called name.
+func hasMethod(typ reflect.Type, name string) bool {
+	_, ok := typ.MethodByName(name)
+	return ok
 }
 
 // isFactory reports whether typ is the type of a factory of want values:
