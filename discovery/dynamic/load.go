@@ -165,13 +165,19 @@ func (l *load) resolve(p *plan) (*plugin.Plugin, error) {
 	if err != nil {
 		return nil, err
 	}
-	defer pn.release()
-	pl, err := plugin.Open(pn.path)
+	pl, err := openPinned(pn)
 	if err != nil {
 		return nil, openError(err, l.settings)
 	}
 	opened.Store(p.key, pl)
 	return pl, nil
+}
+
+// openPinned opens the pinned plugin pn, and releases the pin, which the
+// open plugin no longer needs.
+func openPinned(pn *pinned) (*plugin.Plugin, error) {
+	defer pn.release()
+	return plugin.Open(pn.path)
 }
 
 // cached returns the plugin of p, pinned, if the cache holds a verified one,
