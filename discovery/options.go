@@ -127,6 +127,7 @@ func newConfig(k call, group string, opts []Option) (*config, error) {
 // instead of the one the go command would use. The named workspace is read
 // even if the running binary was not built from it. Given to
 // EntryPoint.Load, it names the workspace the dynamic loader builds from.
+// An empty path is an error: omit the option for the workspace in effect.
 func WithWorkspace(path string) Option {
 	return func(c *config) { c.workspace = path; c.given |= withWorkspace }
 }
@@ -145,7 +146,8 @@ func WithModules(dirs ...string) Option {
 
 // WithGroup restricts Find to the entry points of one group. Load and
 // Lookup take the group as an argument, and Discover always uses
-// HandlersGroup: given to them, WithGroup must name that same group.
+// HandlersGroup: given to them, WithGroup must name that same group. A
+// name that is not a valid group name, such as "", is an error.
 func WithGroup(group string) Option {
 	return func(c *config) { c.group = group; c.given |= withGroup }
 }
