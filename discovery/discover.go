@@ -68,10 +68,15 @@ var registered struct {
 // which registry, and calling it again neither loads nor registers them
 // again, nor reports them as conflicts. Anything else registered under a
 // name it wants is a conflict, even the same creator: registry.Register
-// refuses a name twice. The options that apply are WithWorkspace,
-// WithModules, WithRegistry, WithLogger, WithContext, and WithGroup naming
-// HandlersGroup; any other option is an error, returned with an empty
-// report.
+// refuses a name twice.
+//
+// Calls of Discover run one at a time, so that a second call waits for the
+// first and finds its registrations: a handler's factory must not call
+// Discover, which would wait for the call that runs the factory.
+//
+// The options that apply are WithWorkspace, WithModules, WithRegistry,
+// WithLogger, WithContext, and WithGroup naming HandlersGroup; any other
+// option is an error, returned with an empty report.
 func Discover(opts ...Option) (*Report, error) {
 	c, err := newConfig(callDiscover, HandlersGroup, opts)
 	if err != nil {
