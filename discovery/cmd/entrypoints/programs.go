@@ -187,6 +187,12 @@ func findLoads(pkg *packages.Package) ([]groupLoad, *groupUses) {
 			}
 			uses.groups[constant.StringVal(group)] = true
 			t := inst.TypeArgs.At(0)
+			if hasTypeParam(t) {
+				// Load[T] inside a generic function: T is known only
+				// where the function is instantiated, so nothing can be
+				// checked here; the group is still linked.
+				return true
+			}
 			loads = append(loads, groupLoad{
 				group: constant.StringVal(group),
 				typ:   t,
@@ -256,6 +262,59 @@ func loadRule(sym, t types.Type) bool {
 		return types.AssignableTo(res.At(0).Type(), t)
 	case 2:
 		return types.AssignableTo(res.At(0).Type(), t) && types.Identical(res.At(1).Type(), types.Universe.Lookup("error").Type())
+	}
+	return false
+}
+
+// hasTypeParam reports whether t is, or is built from, a type parameter,
+// such as the T of a generic function that calls discovery.Load[T].
+func hasTypeParam(t types.Type) bool {
+	switch t := t.(type) {
+	case *types.TypeParam:
+		return true
+	case *types.Pointer:
+		return hasTypeParam(t.Elem())
+	case *types.Slice:
+		return hasTypeParam(t.Elem())
+	case *types.Array:
+		return hasTypeParam(t.Elem())
+	case *types.Chan:
+		return hasTypeParam(t.Elem())
+	case *types.Map:
+		return hasTypeParam(t.Key()) || hasTypeParam(t.Elem())
+	case *types.Signature:
+		return hasTypeParam(t.Params()) || hasTypeParam(t.Results())
+	case *types.Tuple:
+		for v := range t.Variables() {
+			if hasTypeParam(v.Type()) {
+				return true
+			}
+		}
+	case *types.Struct:
+		for f := range t.Fields() {
+			if hasTypeParam(f.Type()) {
+				return true
+			}
+		}
+	case *types.Interface:
+		for m := range t.Methods() {
+			if hasTypeParam(m.Type()) {
+				return true
+			}
+		}
+		for e := range t.EmbeddedTypes() {
+			if hasTypeParam(e) {
+				return true
+			}
+		}
+	case *types.Named:
+		for a := range t.TypeArgs().Types() {
+			if hasTypeParam(a) {
+				return true
+			}
+		}
+	case *types.Alias:
+		return hasTypeParam(types.Unalias(t))
 	}
 	return false
 }

@@ -88,6 +88,14 @@ func main() {
 	d.Find()
 	(d.Load[[]byte])("myapp.bytes")
 }
+
+// loadAs loads a group as the type its caller chooses: nothing to check
+// here, but the group is used.
+func loadAs[T any]() {
+	d.Load[T]("myapp.generic")
+	d.Lookup[[]map[string]T]("myapp.generic.nested", "name")
+	d.Load[[]T]("myapp.bytes")
+}
 `)
 	var got []string
 	loads, uses := findLoads(app)
@@ -99,7 +107,7 @@ func main() {
 		"myapp.local.x fmt.Stringer discovery.Lookup[fmt.Stringer] 14",
 		"myapp.bytes []byte discovery.Load[[]byte] 20",
 	}, got)
-	assert.Equal(t, &groupUses{groups: map[string]bool{"myapp.exporters": true, "myapp.local.x": true, "myapp.bytes": true}, unknown: true}, uses)
+	assert.Equal(t, &groupUses{groups: map[string]bool{"myapp.exporters": true, "myapp.local.x": true, "myapp.bytes": true, "myapp.generic": true, "myapp.generic.nested": true}, unknown: true}, uses)
 
 	// Discover loads torchrun.handlers; EntryPoint.Load may load any group.
 	discover := checkSource(t, fset, "example.com/discover", deps, "package discover\n\nimport \"github.com/go-entrypoints/entrypoints/discovery\"\n\nvar _, _ = discovery.Discover()\n")
