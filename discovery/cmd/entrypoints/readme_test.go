@@ -68,6 +68,7 @@ func readmeBlocks(t *testing.T, name string) []readmeBlock {
 // file of its own package (with "package snippet" added if it has no
 // package clause). Every module is then vetted, test files included.
 func TestReadmeCompiles(t *testing.T) {
+	t.Parallel()
 	s := newSandbox(t)
 	readme := filepath.Join(s.root, "README.md")
 	blocks := readmeBlocks(t, readme)
