@@ -119,6 +119,7 @@ func readWorkspace(file string) (*workspace, ErrorList) {
 		u := uses[i]
 		mods[i] = readModule(wsModule{dir: useDir(base, u.path), line: u.line, use: u.path}, file)
 	})
+	markMissing(file, mods)
 	ws, errs := dedupModules(file, mods)
 	return ws, errs
 }
@@ -223,7 +224,6 @@ func readModule(m wsModule, file string) wsModule {
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
 			m.none = true
-			m.errs = missingDir(m, file)
 		} else {
 			m.errs = ErrorList{unreadable(m, file, epfile, err)}
 		}
@@ -254,18 +254,52 @@ func readModule(m wsModule, file string) wsModule {
 	return m
 }
 
-// missingDir returns the error of a module, without an entry_points.txt,
-// of the workspace whose go.work is file, if its directory does not exist:
-// the go command refuses such a workspace.
-func missingDir(m wsModule, file string) ErrorList {
-	if file == "" {
-		return nil
+// markMissing records an error for each module of mods, used by the go.work
+// file, that has no entry_points.txt because its directory does not exist:
+// the go command refuses such a workspace. The directories holding the
+// modules are listed, once each, rather than each module's directory
+// checked: a large workspace has many modules and few such directories.
+func markMissing(file string, mods []wsModule) {
+	listed := make(map[string]map[string]bool) // directory -> names in it; nil if it does not exist
+	for i := range mods {
+		m := &mods[i]
+		if !m.none {
+			continue
+		}
+		parent := filepath.Dir(m.dir)
+		names, ok := listed[parent]
+		if !ok {
+			var err error
+			names, err = dirNames(parent)
+			if err != nil && !errors.Is(err, fs.ErrNotExist) {
+				names = map[string]bool{"": true} // cannot tell: taken as present
+			}
+			listed[parent] = names
+		}
+		if names[""] || names[filepath.Base(m.dir)] {
+			continue
+		}
+		m.errs = ErrorList{{File: file, Line: m.line, Err: fmt.Errorf("use %s: the directory does not exist, so the go command builds nothing in this workspace", m.use),
+			Fix: "go work edit -dropuse=" + m.use + " (in " + filepath.Dir(file) + "), or restore the directory"}}
 	}
-	if _, err := os.Stat(m.dir); !errors.Is(err, fs.ErrNotExist) {
-		return nil
+}
+
+// dirNames returns the names in directory dir.
+func dirNames(dir string) (map[string]bool, error) {
+	f, err := os.Open(dir)
+	if err != nil {
+		return nil, err
 	}
-	return ErrorList{{File: file, Line: m.line, Err: fmt.Errorf("use %s: the directory does not exist, so the go command builds nothing in this workspace", m.use),
-		Fix: "go work edit -dropuse=" + m.use + " (in " + filepath.Dir(file) + "), or restore the directory"}}
+	defer f.Close() // read only
+	list, err := f.Readdirnames(-1)
+	if err != nil {
+		return nil, err
+	}
+	names := make(map[string]bool, len(list))
+	for _, n := range list {
+		names[n] = true
+	}
+	return names, nil
 }
 
 // unreadable returns the error for a module whose entry_points.txt cannot be
