@@ -3,6 +3,8 @@ package discovery
 import (
 	"fmt"
 	"reflect"
+
+	"github.com/go-entrypoints/entrypoints/discovery/internal/valuerule"
 )
 
 // The rule that makes the value of an entry point's symbol a T. Load,
@@ -35,9 +37,6 @@ import (
 // assignable to T where the declared type is not. The generator judges the
 // declared type and so refuses such a var; declare it with T, or with a
 // type assignable to T.
-
-// errorType is the type error.
-var errorType = reflect.TypeFor[error]()
 
 // as makes v, the value of ep's symbol, a T by the rule above.
 func as[T any](ep EntryPoint, v any) (t T, err error) {
@@ -74,7 +73,7 @@ func as[T any](ep EntryPoint, v any) (t T, err error) {
 		}
 		reflect.ValueOf(&t).Elem().Set(rv)
 		return t, nil
-	case isFactory(typ, want):
+	case valuerule.IsFactory(typ, want):
 		if rv.IsNil() {
 			return t, fmt.Errorf("%s is a nil %s", sym, typ)
 		}
@@ -118,21 +117,6 @@ func whyNot(typ, want reflect.Type) string {
 func hasMethod(typ reflect.Type, name string) bool {
 	_, ok := typ.MethodByName(name)
 	return ok
-}
-
-// isFactory reports whether typ is the type of a factory of want values:
-// func() R or func() (R, error), with R assignable to want.
-func isFactory(typ, want reflect.Type) bool {
-	if typ.Kind() != reflect.Func || typ.NumIn() != 0 || typ.IsVariadic() {
-		return false
-	}
-	switch typ.NumOut() {
-	case 1:
-		return typ.Out(0).AssignableTo(want)
-	case 2:
-		return typ.Out(0).AssignableTo(want) && typ.Out(1) == errorType
-	}
-	return false
 }
 
 // callFactory calls the factory f, named sym, and returns its value.

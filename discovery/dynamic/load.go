@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"plugin"
+	"reflect"
 	"strings"
 	"sync"
 	"testing"
@@ -16,6 +17,7 @@ import (
 
 	"github.com/go-entrypoints/entrypoints/discovery"
 	"github.com/go-entrypoints/entrypoints/discovery/internal/hooks"
+	"github.com/go-entrypoints/entrypoints/discovery/internal/valuerule"
 	"github.com/go-entrypoints/entrypoints/registry"
 )
 
@@ -311,7 +313,7 @@ func entryValues(pl *plugin.Plugin, p *plan, so string) ([]any, []error) {
 		v := *ptr
 		if ep.Group == discovery.HandlersGroup && !isHandlerValue(v) {
 			errs[i] = &discovery.Error{
-				Err: fmt.Errorf("%w: %s has type %T, but a [%s] entry point must be a func() registry.Creator or a registry.Creator", ErrSymbol, ep.Value, v, ep.Group),
+				Err: fmt.Errorf("%w: %s has type %T, but a [%s] entry point must be a registry.Creator, or a func() returning a registry.Creator or (registry.Creator, error)", ErrSymbol, ep.Value, v, ep.Group),
 				Fix: "give " + ep.Symbol() + " one of those types, or point the entry point at a symbol that has one",
 			}
 			continue
@@ -322,13 +324,10 @@ func entryValues(pl *plugin.Plugin, p *plan, so string) ([]any, []error) {
 }
 
 // isHandlerValue reports whether v is of a type that discovery accepts for
-// a rendezvous handler entry point.
+// a rendezvous handler entry point: by discovery's rule, a value assignable
+// to registry.Creator or a factory of one.
 func isHandlerValue(v any) bool {
-	switch v.(type) {
-	case func() registry.Creator, func() (registry.Creator, error), registry.Creator, func(registry.Parameters) (registry.Handler, error):
-		return true
-	}
-	return false
+	return valuerule.Accepts(reflect.TypeOf(v), reflect.TypeFor[registry.Creator]())
 }
 
 // openError explains an error of plugin.Open of a plugin built with s.

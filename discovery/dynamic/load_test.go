@@ -67,6 +67,7 @@ func TestIsHandlerValue(t *testing.T) {
 	assert.True(t, isHandlerValue(registry.Creator(nil)))
 	assert.True(t, isHandlerValue(func() (registry.Creator, error) { return nil, nil }))
 	assert.True(t, isHandlerValue(func(registry.Parameters) (registry.Handler, error) { return nil, nil }))
+	assert.True(t, isHandlerValue(func() func(registry.Parameters) (registry.Handler, error) { return nil }))
 	assert.False(t, isHandlerValue(func() int { return 0 }))
 	assert.False(t, isHandlerValue("a string"))
 	assert.False(t, isHandlerValue(nil))

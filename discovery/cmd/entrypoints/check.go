@@ -42,7 +42,7 @@ the main module's build list) and reports every problem at its file:line:
 lines that do not parse, names declared twice, two modules declaring the same
 entry point, packages that cannot be loaded, symbols that do not exist or are
 not a func or var, torchrun.handlers values that are not a
-func() registry.Creator or a registry.Creator, and values that cannot be made
+registry.Creator or a factory of one, and values that cannot be made
 the type T a program loads their group as.
 
 A program loads a group as T where it calls discovery.Load[T] or

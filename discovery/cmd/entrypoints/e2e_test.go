@@ -312,7 +312,7 @@ func TestBrokenModules(t *testing.T) {
 	out, err := s.run("app", nil, "go", "generate", "./...")
 	require.Error(t, err, out)
 	assert.Contains(t, out, broken+":5: entry point missing in [torchrun.handlers] of module github.com/go-entrypoints/entrypoints/testpackages/broken: package github.com/go-entrypoints/entrypoints/testpackages/broken has no symbol DoesNotExist")
-	assert.Contains(t, out, broken+":6: entry point wrongtype in [torchrun.handlers] of module github.com/go-entrypoints/entrypoints/testpackages/broken: github.com/go-entrypoints/entrypoints/testpackages/broken.WrongType has type string; want func() registry.Creator or registry.Creator")
+	assert.Contains(t, out, broken+":6: entry point wrongtype in [torchrun.handlers] of module github.com/go-entrypoints/entrypoints/testpackages/broken: github.com/go-entrypoints/entrypoints/testpackages/broken.WrongType has type string; want registry.Creator, or a func() returning registry.Creator or (registry.Creator, error)")
 	assert.Contains(t, out, broken+`:10: unexpected line "this line is not an entry point"`)
 	assert.Contains(t, out, filepath.Join(tp, "clash", "entry_points.txt")+":5: entry point testbackend in [torchrun.handlers] of module github.com/go-entrypoints/entrypoints/testpackages/clash: conflicting declarations")
 

@@ -29,8 +29,8 @@ to discovery.Link. Run it from go generate, with this line in the package:
 With -group (repeatable), only the entry points of those groups are linked.
 
 It checks every symbol first: that it exists and is an exported func or var,
-that torchrun.handlers values are a func() registry.Creator or a
-registry.Creator, and, for each group the program loads with
+that torchrun.handlers values are a registry.Creator or a factory of one
+(func() registry.Creator or func() (registry.Creator, error)), and, for each group the program loads with
 discovery.Load[T] or discovery.Lookup[T] and a constant group name (in this
 package or a package of the workspace it imports), that each value is a T or
 a factory func() T or func() (T, error). Entry points with problems are

@@ -177,7 +177,7 @@ func checkSymbol(pkg *packages.Package, ep discovery.EntryPoint, creator types.T
 	}
 	if ep.Group == discovery.HandlersGroup && creator != nil {
 		if !loadRule(obj.Type(), creator) {
-			return &symbolError{fmt.Errorf("%s.%s has type %s; want func() registry.Creator or registry.Creator", path, sym,
+			return &symbolError{fmt.Errorf("%s.%s has type %s; want registry.Creator, or a func() returning registry.Creator or (registry.Creator, error)", path, sym,
 				typeString(obj.Type())),
 				"change " + sym + " to a func() registry.Creator"}
 		}
