@@ -46,7 +46,12 @@ func benchRendezvous(b *testing.B, n int) {
 	srv := startServer(b)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Minute)
 	defer cancel()
-	hs := newNodes(b, params(srv.Endpoint(), fmt.Sprintf("bench-%d", n), n, n, nil), n)
+	// PyTorch's keep-alive settings and timeouts, as torchrun uses them,
+	// rather than the tests' short ones: a lease renewed every second by
+	// each of a thousand nodes is load of its own.
+	hs := newNodes(b, params(srv.Endpoint(), fmt.Sprintf("bench-%d", n), n, n, map[string]string{
+		"keep_alive_interval": "5", "keep_alive_max_attempt": "3", "read_timeout": "60", "join_timeout": "600",
+	}), n)
 	before := readTraffic(b, srv)
 	start := time.Now()
 	for i, o := range rendezvous(ctx, hs) {

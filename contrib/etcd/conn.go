@@ -118,9 +118,11 @@ func diagnose(ctx context.Context, conn *grpc.ClientConn) error {
 		// etcd answered, if only to refuse the request.
 		return nil
 	}
-	reason := status.Convert(err).Message()
 	if ctx.Err() != nil {
-		reason = "still connecting (state " + conn.GetState().String() + ")"
+		// Still connecting: slow (a loaded server accepting a thousand
+		// clients at once), not failed. Requests wait, each bounded by
+		// read_timeout, until the attempt succeeds or fails.
+		return nil
 	}
-	return fmt.Errorf("%w: %s", errUnreachable, reason)
+	return fmt.Errorf("%w: %s", errUnreachable, status.Convert(err).Message())
 }

@@ -58,6 +58,10 @@ const Backend = "etcd"
 // rendezvous, so that giving up stays prompt when etcd is unreachable.
 const leaveTimeout = time.Second
 
+// connectTimeout bounds one attempt to connect to etcd (read_timeout, if
+// shorter).
+const connectTimeout = 5 * time.Second
+
 // watchRetry is the pause before watching again after a watch broke.
 const watchRetry = 100 * time.Millisecond
 
@@ -92,7 +96,9 @@ func New(p registry.Parameters) (registry.Handler, error) {
 		// must see etcd again soon after it comes back.
 		DialOptions: []grpc.DialOption{grpc.WithConnectParams(grpc.ConnectParams{
 			Backoff:           backoff.Config{BaseDelay: 100 * time.Millisecond, Multiplier: 1.6, Jitter: 0.2, MaxDelay: time.Second},
-			MinConnectTimeout: time.Second,
+			// A connection attempt may take a while when etcd accepts
+			// many clients at once; a refused one fails at once anyway.
+			MinConnectTimeout: min(connectTimeout, cfg.readTimeout),
 		})},
 	})
 	if err != nil {
