@@ -95,7 +95,7 @@ func New(p registry.Parameters) (registry.Handler, error) {
 		// gRPC backs off up to two minutes between reconnections; a node
 		// must see etcd again soon after it comes back.
 		DialOptions: []grpc.DialOption{grpc.WithConnectParams(grpc.ConnectParams{
-			Backoff:           backoff.Config{BaseDelay: 100 * time.Millisecond, Multiplier: 1.6, Jitter: 0.2, MaxDelay: time.Second},
+			Backoff: backoff.Config{BaseDelay: 100 * time.Millisecond, Multiplier: 1.6, Jitter: 0.2, MaxDelay: time.Second},
 			// A connection attempt may take a while when etcd accepts
 			// many clients at once; a refused one fails at once anyway.
 			MinConnectTimeout: min(connectTimeout, cfg.readTimeout),
