@@ -110,7 +110,7 @@ func TestFlow(t *testing.T) {
 	args := []string{"run", "-trimpath", "-tags=dynamictest", "-gcflags=all=-N -l", ".", "myhandler"}
 	out, err = w.run("app", nil, "go", args...)
 	require.Error(t, err)
-	assert.Regexp(t, `failed myhandler is=\[ErrUntrusted\]: .*this program records no source directories \(it was built with -trimpath\), so whether it was built from this workspace cannot be checked; nothing from it is built or loaded; fix: build it without -trimpath; if you trust this workspace`, out)
+	assert.Regexp(t, `failed myhandler is=\[ErrUntrusted\]: .*whether this program was built from this workspace cannot be checked: it records no source directory of its main module, as when it is built with -trimpath; nothing from it is built or loaded; fix: build it without -trimpath; if you trust this workspace`, out)
 	assert.NotContains(t, out, built)
 	out = w.mustRun("app", []string{"GOENTRYPOINTS_TRUST=" + w.path("go.work")}, "go", args...)
 	assert.Contains(t, out, "handler myhandler v2")
@@ -163,11 +163,17 @@ func TestMyHandler(t *testing.T) {
 	t.Log("handler", h.Backend(), h.RunID())
 }
 `
+	// An external test package (package main_test) too: its functions
+	// are named after it, not after the package it tests.
+	files["app/external_test.go"] = strings.ReplaceAll(strings.Replace(files["app/main_test.go"], "package main", "package main_test", 1), "TestMyHandler", "TestExternal")
 	w := newWorkspace(t, files, "app", "myhandler")
 
-	out := w.mustRun("app", nil, "go", "test", "-count=1", "-v", "./...")
+	out := w.mustRun("app", nil, "go", "test", "-count=1", "-v", "-run", "TestMyHandler", "./...")
 	assert.Contains(t, out, "handler myhandler v1")
 	assert.Contains(t, out, "--- PASS: TestMyHandler")
+	out = w.mustRun("app", nil, "go", "test", "-count=1", "-v", "-run", "TestExternal", "./...")
+	assert.Contains(t, out, "handler myhandler v1")
+	assert.Contains(t, out, "--- PASS: TestExternal")
 
 	out = w.mustRun("app", nil, "go", "run", ".")
 	assert.Contains(t, out, "declared in the workspace but not linked into this binary")

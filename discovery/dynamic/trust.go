@@ -75,7 +75,7 @@ func checkWorkspace(ws *workspace) error {
 	}
 	src, pkg, found := mainSource(bi)
 	if !found {
-		return untrusted(gowork, "this program records no source directories (it was built with -trimpath), so whether it was built from this workspace cannot be checked",
+		return untrusted(gowork, "whether this program was built from this workspace cannot be checked: it records no source directory of its main module, as when it is built with -trimpath",
 			"build it without -trimpath; "+trustFix(gowork))
 	}
 	var main *module
@@ -148,7 +148,9 @@ func realPath(path string) string {
 // none has an absolute file name, as in a program built with -trimpath.
 func mainSource(bi *debug.BuildInfo) (file, pkg string, found bool) {
 	inMain := func(fn, file string) (string, bool) {
-		p := funcPackage(fn)
+		// An external test package (package x_test) lies in the
+		// directory of the package it tests.
+		p := strings.TrimSuffix(funcPackage(fn), "_test")
 		return p, filepath.IsAbs(file) && p != "" && ofMainModule(bi, p)
 	}
 	pcs := make([]uintptr, 128)
