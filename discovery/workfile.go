@@ -19,10 +19,10 @@ type workUse struct {
 // go.work files as go work init and go work use write them (go, toolchain
 // and use lines, use blocks, comments on lines of their own) are read by a
 // scan of their lines; anything else is left to modfile.ParseWork. The scan
-// is for a program's first call of Find, where ParseWork would take more
-// time than reading every module's files: it allocates a Line with its
-// tokens and comments for every use directive, 5 ms for 1,000 modules in a
-// new process and 90 ms for 10,000, against a floor of 20 and 200 ms.
+// is for a program's first call of Find: ParseWork allocates a Line with
+// its tokens and comments for every use directive, 7 ms for 1,000 modules
+// in a new process and 55 ms for 10,000, against 0.8 and 17 ms for the
+// scan.
 func parseWorkUses(file string, data []byte) ([]workUse, error) {
 	if uses, ok := scanWorkUses(data); ok {
 		return uses, nil
