@@ -79,11 +79,11 @@ func TestRestartWaitsForItsPort(t *testing.T) {
 
 	// Another socket holds the client port for a while: Restart waits
 	// for it rather than failing with "address already in use".
-	l, err := net.Listen("tcp", srv.Endpoint())
+	held, err := net.Listen("tcp", srv.Endpoint())
 	require.NoError(t, err)
 	go func() {
 		time.Sleep(300 * time.Millisecond)
-		l.Close()
+		held.Close()
 	}()
 	require.NoError(t, srv.Restart(ctx))
 	c := newClient(t, srv.Endpoint())
@@ -92,7 +92,7 @@ func TestRestartWaitsForItsPort(t *testing.T) {
 
 	// A port held until the context ends is reported as such.
 	require.NoError(t, srv.Close())
-	l, err = net.Listen("tcp", srv.Endpoint())
+	l, err := net.Listen("tcp", srv.Endpoint())
 	require.NoError(t, err)
 	defer l.Close()
 	short, cancelShort := context.WithTimeout(ctx, 300*time.Millisecond)
