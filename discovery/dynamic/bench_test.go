@@ -4,14 +4,10 @@ package dynamic
 
 import (
 	"context"
-	"os"
-	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
-
-	"github.com/go-entrypoints/entrypoints/discovery"
 )
 
 // BenchmarkCachedLoad measures what loading an entry point from the cache
@@ -25,54 +21,24 @@ func BenchmarkCachedLoad(b *testing.B) {
 	if testing.Short() {
 		b.Skip("skipped under -short: builds a plugin")
 	}
-	root, err := filepath.Abs(filepath.Join("..", ".."))
-	require.NoError(b, err)
-	dir := b.TempDir()
-	files := map[string]string{
-		"go.work":            "go 1.26.0\n\nuse (\n\t" + root + "\n\t./h\n)\n",
-		"h/go.mod":           "module example.com/h\n\ngo 1.26.0\n",
-		"h/entry_points.txt": "[torchrun.handlers]\nh = example.com/h:NewHandler\n",
-		"h/h.go": `package h
+	bh := buildHandler(b, `package h
 
 import "github.com/go-entrypoints/entrypoints/registry"
 
 func NewHandler() registry.Creator {
 	return func(registry.Parameters) (registry.Handler, error) { return nil, nil }
 }
-`,
-	}
-	for name, data := range files {
-		path := filepath.Join(dir, filepath.FromSlash(name))
-		require.NoError(b, os.MkdirAll(filepath.Dir(path), 0o755))
-		require.NoError(b, os.WriteFile(path, []byte(data), 0o644))
-	}
-	b.Setenv(CacheEnv, filepath.Join(b.TempDir(), "plugins"))
-	gowork := filepath.Join(dir, "go.work")
-	eps, err := discovery.Find(discovery.WithWorkspace(gowork), discovery.WithGroup(discovery.HandlersGroup))
-	require.NoError(b, err)
-	require.Len(b, eps, 1)
+`)
+	gowork, eps, s, cache, l, p := bh.gowork, bh.eps, bh.s, bh.cache, bh.l, bh.p
 
-	// Build, then open once, untimed.
-	s, err := host()
-	require.NoError(b, err)
-	cache, err := cacheDir()
-	require.NoError(b, err)
-	ws, err := readWorkspace(gowork)
-	require.NoError(b, err)
-	l := &load{ctx: context.Background(), gowork: gowork, settings: s, cache: cache, ws: ws}
-	p := newPlan(eps[0].Dir, eps)
-	require.NoError(b, p.computeKey(s, ws))
-	pn, err := l.build(p, reasonMissing)
-	require.NoError(b, err)
-	pn.release()
 	// As on any later run: the plugin's identity is recorded once it is
 	// old enough to be trusted.
 	time.Sleep(racyWindow)
-	pn, _ = pin(cache, p.key)
+	pn, _ := pin(cache, p.key)
 	require.NotNil(b, pn)
 	pn.release()
 	start := time.Now()
-	_, err = l.resolve(p)
+	_, err := l.resolve(p)
 	require.NoError(b, err)
 	opened := time.Since(start)
 
