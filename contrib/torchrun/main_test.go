@@ -165,7 +165,7 @@ func TestExitStatus(t *testing.T) {
 		stderr []string
 	}{
 		{"unknown backend", []string{"--rdzv-backend", "nosuch"}, 1,
-			[]string{`unknown rendezvous backend "nosuch"`, "registered: etcd, static"}},
+			[]string{`unknown rendezvous backend "nosuch"`, "registered: etcd, ", " static, "}},
 		{"static with a range", []string{"--nnodes", "1:2", "--rdzv-conf", "rank=0"}, 1,
 			[]string{"fixed number of nodes"}},
 		{"static without rank", []string{"--nnodes", "2"}, 1,
