@@ -1,15 +1,20 @@
 package synthws_test
 
 import (
+	"fmt"
+	"go/ast"
+	"go/parser"
+	"go/token"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
+	"slices"
 	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"golang.org/x/mod/modfile"
 
 	"github.com/go-entrypoints/entrypoints/discovery"
 	"github.com/go-entrypoints/entrypoints/discovery/internal/synthws"
@@ -17,8 +22,8 @@ import (
 
 func TestShape(t *testing.T) {
 	tests := []struct {
-		shape synthws.Shape
-		want  int
+		shape     synthws.Shape
+		declaring int
 	}{
 		{synthws.Shape{Modules: 0}, 0},
 		{synthws.Shape{Modules: 7}, 7},
@@ -28,40 +33,110 @@ func TestShape(t *testing.T) {
 		{synthws.Shape{Modules: 31, Every: 10}, 4},
 	}
 	for _, tt := range tests {
-		declaring := 0
+		declaring, inGroup := 0, 0
 		for i := range tt.shape.Modules {
 			if tt.shape.Declares(i) {
 				declaring++
+				for _, d := range synthws.Declared(i) {
+					if d.Group == synthws.Group {
+						inGroup++
+					}
+				}
 			}
 		}
-		assert.Equal(t, tt.want, tt.shape.EntryPoints(), "%+v", tt.shape)
-		assert.Equal(t, tt.want, declaring, "%+v: modules that declare", tt.shape)
+		assert.Equal(t, tt.declaring, declaring, "%+v: modules that declare", tt.shape)
+		assert.Equal(t, tt.declaring, tt.shape.Declaring(), "%+v", tt.shape)
+		assert.Equal(t, 2*tt.declaring, tt.shape.EntryPoints(), "%+v", tt.shape)
+		assert.Equal(t, inGroup, tt.shape.EntryPoints(), "%+v: entry points of %s declared", tt.shape, synthws.Group)
 	}
 }
 
+func TestDeclared(t *testing.T) {
+	// 3 entry points in 2 groups, the shape of the speed comparison.
+	assert.Equal(t, []synthws.Declaration{
+		{Group: synthws.Group, Name: "synth00042", Value: "example.com/synth/m00042:NewHandler", Line: 3, PythonValue: "synth_m00042:new_handler"},
+		{Group: synthws.Group, Name: "synth00042-v2", Value: "example.com/synth/m00042:NewHandlerV2", Line: 4, PythonValue: "synth_m00042:new_handler_v2"},
+		{Group: synthws.OtherGroup, Name: "synth00042", Value: "example.com/synth/m00042:NewExporter", Line: 7, PythonValue: "synth_m00042:new_exporter"},
+	}, synthws.Declared(42))
+}
+
 func TestWriteIsReadByFind(t *testing.T) {
-	for _, s := range []synthws.Shape{{Modules: 40}, {Modules: 25, Every: 10}} {
-		t.Run(strconv.Itoa(s.Modules), func(t *testing.T) {
-			ws, err := synthws.Write(t.TempDir(), s)
+	for _, s := range []synthws.Shape{{Modules: 250}, {Modules: 250, Every: 10}} {
+		t.Run(fmt.Sprintf("%d-%d", s.Modules, s.Every), func(t *testing.T) {
+			dir := t.TempDir()
+			ws, err := synthws.Write(dir, s)
 			require.NoError(t, err)
+
+			// Modules two folders deep, PerFolder in each first-level folder.
 			require.Len(t, ws.Dirs, s.Modules)
-			for _, d := range ws.Dirs {
-				assert.FileExists(t, filepath.Join(d, "go.mod"))
-				assert.FileExists(t, filepath.Join(d, filepath.Base(d)+".go"))
+			assert.Equal(t, ws.Dirs, synthws.Dirs(dir, s))
+			assert.Equal(t, filepath.Join(dir, "d000", "m00000"), ws.Dirs[0])
+			assert.Equal(t, filepath.Join(dir, "d000", "m00099"), ws.Dirs[99])
+			assert.Equal(t, filepath.Join(dir, "d001", "m00100"), ws.Dirs[100])
+			assert.Equal(t, filepath.Join(dir, "d002", "m00249"), ws.Dirs[249])
+			top, err := os.ReadDir(dir)
+			require.NoError(t, err)
+			var names []string
+			for _, e := range top {
+				names = append(names, e.Name())
+			}
+			assert.Equal(t, []string{"d000", "d001", "d002", "go.work"}, names)
+
+			// go.work uses them in order, in the form go work use writes.
+			data, err := os.ReadFile(ws.GoWork)
+			require.NoError(t, err)
+			wf, err := modfile.ParseWork(ws.GoWork, data, nil)
+			require.NoError(t, err)
+			require.Len(t, wf.Use, s.Modules)
+			for i, u := range wf.Use {
+				rel, err := filepath.Rel(dir, ws.Dirs[i])
+				require.NoError(t, err)
+				assert.Equal(t, "./"+filepath.ToSlash(rel), u.Path)
+			}
+			assert.Equal(t, string(data), string(modfile.Format(wf.Syntax)), "go.work as the go command formats it")
+			assert.True(t, strings.HasPrefix(string(data), "go 1.25.0\n\nuse (\n\t./d000/m00000\n\t./d000/m00001\n"), "%.60s", data)
+
+			// Every module has its go.mod and a Go file declaring every
+			// symbol named.
+			for i, d := range ws.Dirs {
+				mod, err := os.ReadFile(filepath.Join(d, "go.mod"))
+				require.NoError(t, err)
+				assert.Equal(t, synthws.ModulePath(i), modfile.ModulePath(mod))
+				f, err := parser.ParseFile(token.NewFileSet(), filepath.Join(d, filepath.Base(d)+".go"), nil, parser.SkipObjectResolution)
+				require.NoError(t, err)
+				assert.Equal(t, filepath.Base(d), f.Name.Name)
+				var funcs []string
+				for _, fd := range f.Decls {
+					funcs = append(funcs, fd.(*ast.FuncDecl).Name.Name)
+				}
+				for _, decl := range synthws.Declared(i) {
+					_, sym, _ := strings.Cut(decl.Value, ":")
+					assert.Contains(t, funcs, sym, "%s declares %s", f.Name.Name, sym)
+				}
 			}
 
+			// Find reads every entry point of both groups, at its line.
 			eps, err := discovery.Find(discovery.WithWorkspace(ws.GoWork))
 			require.NoError(t, err)
 			var want, got []string
 			for i := range s.Modules {
-				if s.Declares(i) {
-					want = append(want, synthws.Group+" "+synthws.Name(i)+" = "+synthws.Value(i)+" in "+synthws.ModulePath(i)+" at "+filepath.Join(ws.Dirs[i], discovery.FileName)+":3")
+				if !s.Declares(i) {
+					continue
+				}
+				for _, d := range synthws.Declared(i) {
+					want = append(want, fmt.Sprintf("[%s] %s = %s in %s at %s:%d", d.Group, d.Name, d.Value, synthws.ModulePath(i), filepath.Join(ws.Dirs[i], discovery.FileName), d.Line))
 				}
 			}
 			for _, ep := range eps {
-				got = append(got, ep.Group+" "+ep.Name+" = "+ep.Value+" in "+ep.Module+" at "+ep.Pos())
+				got = append(got, ep.String()+" in "+ep.Module+" at "+ep.Pos())
 			}
 			assert.Equal(t, want, got)
+			assert.Len(t, want, 3*s.Declaring())
+
+			// Find(WithGroup(Group)) returns EntryPoints of them.
+			eps, err = discovery.Find(discovery.WithWorkspace(ws.GoWork), discovery.WithGroup(synthws.Group))
+			require.NoError(t, err)
+			assert.Len(t, eps, s.EntryPoints())
 		})
 	}
 }
@@ -73,6 +148,7 @@ func TestWritePython(t *testing.T) {
 	entries, err := os.ReadDir(dir)
 	require.NoError(t, err)
 	require.Len(t, entries, s.Modules)
+	var want []string // group name = value, of every entry point
 	for i := range s.Modules {
 		d := filepath.Join(dir, synthws.PythonDist(i)+"-1.0.dist-info")
 		meta, err := os.ReadFile(filepath.Join(d, "METADATA"))
@@ -84,8 +160,18 @@ func TestWritePython(t *testing.T) {
 			continue
 		}
 		require.NoError(t, err)
-		assert.Equal(t, "["+synthws.Group+"]\n"+synthws.Name(i)+" = "+synthws.PythonDist(i)+":new_handler\n", string(eps))
+		n, dist := fmt.Sprintf("synth%05d", i), synthws.PythonDist(i)
+		assert.Equal(t, "["+synthws.Group+"]\n"+
+			n+" = "+dist+":new_handler\n"+
+			n+"-v2 = "+dist+":new_handler_v2\n"+
+			"\n["+synthws.OtherGroup+"]\n"+
+			n+" = "+dist+":new_exporter\n", string(eps))
+		for _, d := range synthws.Declared(i) {
+			want = append(want, d.Group+" "+d.Name+" = "+d.PythonValue)
+		}
 	}
+	slices.Sort(want)
+	require.Len(t, want, 9)
 
 	// Python itself finds the same entry points, when it is installed.
 	python, err := exec.LookPath("python3")
@@ -96,9 +182,17 @@ func TestWritePython(t *testing.T) {
 	out, err := exec.Command(python, "-I", "-S", "-c", `import sys
 sys.path.insert(0, sys.argv[1])
 from importlib.metadata import entry_points
-print(" ".join(sorted(ep.name for ep in entry_points(group=sys.argv[2]))))`, dir, synthws.Group).CombinedOutput()
+for group in sys.argv[2:]:
+    for ep in entry_points(group=group):
+        print(ep.group, ep.name, "=", ep.value)
+print("count", len(entry_points(group=sys.argv[2])))`, dir, synthws.Group, synthws.OtherGroup).CombinedOutput()
 	require.NoError(t, err, "%s", out)
-	assert.Equal(t, synthws.Name(0)+" "+synthws.Name(5)+" "+synthws.Name(10), strings.TrimSpace(string(out)))
+	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
+	require.NotEmpty(t, lines)
+	assert.Equal(t, fmt.Sprintf("count %d", s.EntryPoints()), lines[len(lines)-1])
+	got := lines[:len(lines)-1]
+	slices.Sort(got)
+	assert.Equal(t, want, got)
 }
 
 func TestInvalidShape(t *testing.T) {

@@ -2,9 +2,12 @@
 // the I/O floor and against Python's importlib.metadata.
 //
 // In one run it writes synthetic workspaces (package synthws) of 100, 1,000
-// and 10,000 modules, with every module declaring an entry point and with
-// one module in eight declaring one, and the equivalent Python
-// distributions, in a temporary directory. For each it prints two tables.
+// and 10,000 modules two folders deep (100 in each first-level folder), with
+// every module declaring entry points and with one module in eight
+// declaring them, 3 entry points in 2 groups each, and the equivalent
+// Python distributions, in a temporary directory. Find and Python are asked
+// for one of the groups, which holds 2 entry points of each declaring
+// module. For each workspace it prints two tables.
 //
 // First calls, as a program that discovers its plugins at start-up meets
 // them: each sample is a new process that times one call from inside it,
