@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -11,7 +12,9 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"golang.org/x/mod/modfile"
 
+	"github.com/go-entrypoints/entrypoints/discovery"
 	"github.com/go-entrypoints/entrypoints/discovery/internal/synthws"
 )
 
@@ -37,7 +40,7 @@ func TestRunPrintsTables(t *testing.T) {
 	require.NoError(t, err)
 	var out strings.Builder
 	require.NoError(t, run(&out, options{
-		shapes: []synthws.Shape{{Modules: 40}, {Modules: 40, Every: 8}},
+		shapes: []synthws.Shape{{Modules: 150}, {Modules: 150, Every: 8}},
 		python: python, samples: 1, target: 10 * time.Millisecond, self: self,
 	}))
 
@@ -50,11 +53,47 @@ func TestRunPrintsTables(t *testing.T) {
 	if python == "" {
 		pyTime, pyRatio = "-", "-"
 	}
-	first := `^\s*40\s+%s\s+\S+s\s+\S+s\s+%s\s+[0-9.]+x\s+%s$`
-	warm := `^\s*40\s+%s\s+\S+s\s+\S+s\s+%s\s+[0-9.]+x\s+%s\s+[0-9]+\s+[0-9.]+$`
+	first := `^\s*150\s+%s\s+\S+s\s+\S+s\s+%s\s+[0-9.]+x\s+%s$`
+	warm := `^\s*150\s+%s\s+\S+s\s+\S+s\s+%s\s+[0-9.]+x\s+%s\s+[0-9]+\s+[0-9.]+$`
 	for i, declaring := range []string{"all", "1 in 8"} {
 		assert.Regexp(t, regexp.MustCompile(fmt.Sprintf(first, declaring, pyTime, pyRatio)), lines[5+i])
 		assert.Regexp(t, regexp.MustCompile(fmt.Sprintf(warm, declaring, pyTime, pyRatio)), lines[11+i])
+	}
+}
+
+// TestFloorReadsWhatFindReads checks that the floor reads the files Find
+// reads: go.work, the entry_points.txt of each module it uses and, for the
+// modules that have one, go.mod.
+func TestFloorReadsWhatFindReads(t *testing.T) {
+	for _, s := range []synthws.Shape{{Modules: 150}, {Modules: 150, Every: 8}} {
+		dir := t.TempDir()
+		ws, err := synthws.Write(dir, s)
+		require.NoError(t, err)
+		data, err := os.ReadFile(ws.GoWork)
+		require.NoError(t, err)
+		wf, err := modfile.ParseWork(ws.GoWork, data, nil)
+		require.NoError(t, err)
+
+		fl := newFloor(dir, s)
+		assert.Equal(t, ws.GoWork, fl.gowork)
+		require.Len(t, fl.files, len(wf.Use))
+		size := int64(len(data))
+		for i, u := range wf.Use {
+			mod := filepath.Join(dir, filepath.FromSlash(u.Path))
+			assert.Equal(t, [2]string{filepath.Join(mod, discovery.FileName), filepath.Join(mod, "go.mod")}, fl.files[i])
+			if fi, err := os.Stat(fl.files[i][0]); err == nil {
+				gomod, err := os.Stat(fl.files[i][1])
+				require.NoError(t, err)
+				size += fi.Size() + gomod.Size()
+			}
+		}
+		_, err = fl.time()
+		require.NoError(t, err)
+		assert.Equal(t, size, fl.n.Load(), "%+v: bytes read", s)
+
+		// Find finds what the shape declares there.
+		_, err = timeFind(ws.GoWork, s.EntryPoints())
+		assert.NoError(t, err)
 	}
 }
 
