@@ -25,7 +25,7 @@ func claimsModule(file, main string) bool {
 		if !filepath.IsAbs(dir) {
 			dir = filepath.Join(base, dir)
 		}
-		p, err := readModulePath(dir, nil)
+		p, err := readModulePath(nil, dir, "", "")
 		return err == nil && p == main
 	}
 	inUse := false

@@ -71,7 +71,15 @@ func find(c *config) *found {
 	n := len(linked) // entry points found, at most
 	if ws != nil {
 		for _, m := range ws.modules {
-			n += len(m.eps)
+			if c.group == "" {
+				n += len(m.eps)
+				continue
+			}
+			for j := range m.eps {
+				if m.eps[j].Group == c.group {
+					n++
+				}
+			}
 		}
 	}
 	index := make(map[[2]string]int, n) // (group, name) -> index in res.eps

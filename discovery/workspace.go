@@ -1,6 +1,7 @@
 package discovery
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -83,11 +84,18 @@ func goenv(key string) string {
 // workspace is a parsed go.work file with the entry points of its modules.
 type workspace struct {
 	file    string
-	modules []wsModule // modules that declare entry points, in use order
-	others  []string   // directories of the modules without an entry_points.txt
+	modules []*wsModule // modules that declare entry points, in use order
+	// The modules without an entry_points.txt, whose go.mod was not read:
+	// directories given, or the use directives of the go.work file, in
+	// directory base, whose module was not read (nil in read).
+	others []string
+	base   string
+	used   []workUse
+	read   []*wsModule
 }
 
-// wsModule is one module used by a workspace.
+// wsModule is a module used by a workspace that has an entry_points.txt,
+// or a problem.
 type wsModule struct {
 	path string // module path, from its go.mod; empty if not read
 	dir  string // absolute, clean root directory
@@ -96,13 +104,23 @@ type wsModule struct {
 
 	eps  []EntryPoint // declared in its entry_points.txt
 	errs ErrorList    // problems reading its go.mod or entry_points.txt
-	none bool         // it has no entry_points.txt
 }
+
+// sep is the path separator, as a string.
+const sep = string(filepath.Separator)
 
 // readWorkspace reads the go.work file, and the entry_points.txt of every
 // module it uses, in parallel, with the go.mod of the modules that have one.
 // A module that cannot be read is reported and left out; the others are
 // returned.
+//
+// This is the path of a program's first call of Find, in a new process,
+// where every byte allocated is memory the kernel faults in (14 µs per 4
+// KiB page on the machine findbench's figures come from, the cost of a
+// dozen system calls): a module without entry points allocates nothing,
+// and one with some allocates its entry points, one string for the names of
+// its entry_points.txt and directory, one for the file's contents and one
+// for its module path.
 func readWorkspace(file string) (*workspace, ErrorList) {
 	data, err := readFile(file)
 	if err != nil {
@@ -113,125 +131,149 @@ func readWorkspace(file string) (*workspace, ErrorList) {
 		// The error already carries file:line.
 		return nil, ErrorList{{Err: err, Fix: "correct the go.work file (go work edit, go work use)"}}
 	}
-	mods := make([]wsModule, len(uses))
 	base := filepath.Dir(file)
+	mods := make([]*wsModule, len(uses))
 	parallel.For(len(mods), func(i int) {
-		u := uses[i]
-		mods[i] = readModule(wsModule{dir: useDir(base, u.path), line: u.line, use: u.path}, file)
+		u := &uses[i]
+		a, b, c := useDirParts(base, u.path)
+		mods[i] = readModule(a, b, c, u.line, u.path, file)
 	})
-	markMissing(file, mods)
-	ws, errs := dedupModules(file, mods)
+	markMissing(file, base, uses, mods)
+	ws := &workspace{file: file, base: base, used: uses, read: mods}
+	errs := ws.dedup(mods)
 	return ws, errs
 }
 
 // useDir returns the directory that the use directive path names in a
 // go.work file in directory base, which is clean: filepath.Join(base, path)
-// unless path is absolute. The usual ./dir takes one allocation instead of
-// Join's three, for a program's first call of Find on a large workspace.
+// unless path is absolute.
 func useDir(base, path string) string {
+	a, b, c := useDirParts(base, path)
+	return a + b + c
+}
+
+// useDirParts returns useDir(base, path) in three parts: base, the
+// separator and the rest of the usual ./rest, which makes no new string;
+// otherwise the directory, "" and "".
+func useDirParts(base, path string) (string, string, string) {
 	dir := filepath.FromSlash(path)
 	if filepath.IsAbs(dir) {
-		return filepath.Clean(dir)
+		return filepath.Clean(dir), "", ""
 	}
-	const sep = string(filepath.Separator)
 	rest, ok := strings.CutPrefix(dir, "."+sep)
 	if ok && rest != "." && filepath.IsLocal(rest) && filepath.Clean(rest) == rest && !strings.HasSuffix(base, sep) {
-		return base + sep + rest
+		return base, sep, rest
 	}
-	return filepath.Join(base, dir)
+	return filepath.Join(base, dir), "", ""
 }
 
 // readModules reads the modules rooted at dirs, in parallel, as if a
 // workspace used them in that order.
 func readModules(dirs []string) (*workspace, ErrorList) {
-	mods := make([]wsModule, len(dirs))
+	mods := make([]*wsModule, len(dirs))
+	abs := make([]string, len(dirs))
 	parallel.For(len(mods), func(i int) {
 		dir, err := filepath.Abs(dirs[i])
 		if err != nil {
-			mods[i].errs = ErrorList{{File: dirs[i], Err: err}}
+			mods[i] = &wsModule{errs: ErrorList{{File: dirs[i], Err: err}}}
 			return
 		}
-		mods[i] = readModule(wsModule{dir: dir}, "")
+		abs[i] = dir
+		mods[i] = readModule(dir, "", "", 0, "", "")
 	})
-	return dedupModules("", mods)
+	ws := new(workspace)
+	for i, m := range mods {
+		if m == nil {
+			ws.others = append(ws.others, abs[i])
+		}
+	}
+	return ws, ws.dedup(mods)
 }
 
-// dedupModules returns the workspace of the modules that were read, leaving
-// out the second use of a module path.
-func dedupModules(file string, mods []wsModule) (*workspace, ErrorList) {
-	// The modules kept are moved to the front of mods: no copy of the
-	// (possibly many) modules is made.
-	ws := &workspace{file: file, modules: mods[:0]}
+// dedup sets the workspace's modules to those of mods that were read,
+// leaving out the second use of a module path, and returns the problems of
+// mods.
+func (ws *workspace) dedup(mods []*wsModule) ErrorList {
 	declaring := 0
 	for _, m := range mods {
-		if m.path != "" {
+		if m != nil && m.path != "" {
 			declaring++
 		}
 	}
+	ws.modules = make([]*wsModule, 0, declaring)
 	seen := make(map[string]int, declaring) // module path -> line
 	var errs ErrorList
 	for _, m := range mods {
-		errs = append(errs, m.errs...)
-		switch {
-		case m.none:
-			ws.others = append(ws.others, m.dir)
+		if m == nil {
 			continue
-		case m.path == "":
+		}
+		errs = append(errs, m.errs...)
+		if m.path == "" {
 			continue
 		}
 		if prev, dup := seen[m.path]; dup {
-			errs = append(errs, &Error{File: file, Line: m.line, Err: fmt.Errorf("module %s appears multiple times in the workspace; the use at line %d wins", m.path, prev), Fix: "remove one of the two use directives"})
+			errs = append(errs, &Error{File: ws.file, Line: m.line, Err: fmt.Errorf("module %s appears multiple times in the workspace; the use at line %d wins", m.path, prev), Fix: "remove one of the two use directives"})
 			continue
 		}
 		seen[m.path] = m.line
 		ws.modules = append(ws.modules, m)
 	}
-	return ws, errs
+	return errs
 }
 
 // uses reports whether the workspace uses the module with the given path.
 // It reads the go.mod files of the modules without entry points, which
 // readWorkspace skipped, until it finds it.
 func (ws *workspace) uses(path string) bool {
-	if slices.ContainsFunc(ws.modules, func(m wsModule) bool { return m.path == path }) {
+	if slices.ContainsFunc(ws.modules, func(m *wsModule) bool { return m.path == path }) {
 		return true
 	}
 	var found atomic.Bool
-	parallel.For(len(ws.others), func(i int) {
+	n := len(ws.others)
+	parallel.For(n+len(ws.used), func(i int) {
 		if found.Load() {
 			return
 		}
-		if p, err := readModulePath(ws.others[i], nil); err == nil && p == path {
+		a, b, c := "", "", ""
+		switch {
+		case i < n:
+			a = ws.others[i]
+		case ws.read[i-n] == nil:
+			a, b, c = useDirParts(ws.base, ws.used[i-n].path)
+		default:
+			return
+		}
+		var buf [512]byte
+		if p, err := readModulePath(buf[:0], a, b, c); err == nil && p == path {
 			found.Store(true)
 		}
 	})
 	return found.Load()
 }
 
-// readModule reads the entry_points.txt of module m and, if it has one, its
-// go.mod, for the workspace whose go.work is file (if any). The result's
-// path is empty if the module could not be read, and its none field set if
-// it has no entry_points.txt: the entry points are all that discovery needs
-// of a module, and most modules declare none.
-func readModule(m wsModule, file string) wsModule {
+// readModule reads the entry_points.txt of the module in directory
+// a+b+c and, if it has one, its go.mod, for the workspace whose go.work is
+// file (if any), where its use directive is use at line. It returns nil if
+// the module has no entry_points.txt: the entry points are all that
+// discovery needs of a module, and most modules declare none. The result's
+// path is empty if the module could not be read.
+func readModule(a, b, c string, line int, use, file string) *wsModule {
 	// Both files are read into one buffer on the stack, big enough for
-	// most: ParseFile and ModulePath copy what they keep, so reading a
-	// workspace allocates in proportion to what its modules declare, not
-	// to the size of their files.
+	// most: ParseFile and modfile.ModulePath copy what they keep.
 	var buf [1024]byte
-	epfile := filepath.Join(m.dir, FileName)
-	data, err := smallfile.Read(epfile, buf[:0], maxFileSize)
+	data, ok, err := smallfile.ReadIfExists(buf[:0], maxFileSize, a, b, c, sep, FileName)
+	if err == nil && !ok {
+		return nil
+	}
+	epfile := a + b + c + sep + FileName
+	m := &wsModule{dir: epfile[:len(epfile)-len(sep+FileName)], line: line, use: use}
 	if err != nil {
-		if errors.Is(err, fs.ErrNotExist) {
-			m.none = true
-		} else {
-			m.errs = ErrorList{unreadable(m, file, epfile, err)}
-		}
+		m.errs = ErrorList{unreadable(m, file, epfile, err)}
 		return m
 	}
 	// ParseFile copies what it keeps: parse before data is overwritten.
 	eps, perr := ParseFile(epfile, data)
-	if m.path, err = readModulePath(m.dir, buf[:0]); err != nil {
+	if m.path, err = readModulePath(buf[:0], m.dir, "", ""); err != nil {
 		e := &Error{File: filepath.Join(m.dir, "go.mod"), Err: err}
 		if errors.Is(err, fs.ErrNotExist) {
 			e.Err = fmt.Errorf("directory %s declares entry points but has no go.mod", m.dir)
@@ -254,58 +296,97 @@ func readModule(m wsModule, file string) wsModule {
 	return m
 }
 
-// markMissing records an error for each module of mods, used by the go.work
-// file, that has no entry_points.txt because its directory does not exist:
-// the go command refuses such a workspace. The directories holding the
-// modules are listed, once each, rather than each module's directory
-// checked: a large workspace has many modules and few such directories.
-func markMissing(file string, mods []wsModule) {
-	listed := make(map[string]map[string]bool) // directory -> names in it; nil if it does not exist
-	for i := range mods {
-		m := &mods[i]
-		if !m.none {
+// markMissing records an error for each module used by the go.work file
+// (in directory base) that has no entry_points.txt (its entry in mods is
+// nil) because its directory does not exist: the go command refuses such a
+// workspace. The directories holding the modules are listed, once for each
+// run of modules under the same directory in use order, rather than each
+// module's directory checked: a large workspace has many modules and few
+// such directories, and a listing costs less than a system call per module.
+func markMissing(file, base string, uses []workUse, mods []*wsModule) {
+	type module struct {
+		name    string // last element of its directory
+		i       int    // index in mods
+		present bool
+	}
+	var (
+		run []module // modules without entry_points.txt under one directory
+		buf []byte   // directory entries
+	)
+	for i := 0; i < len(mods); {
+		if mods[i] != nil {
+			i++
 			continue
 		}
-		parent := filepath.Dir(m.dir)
-		names, ok := listed[parent]
-		if !ok {
-			var err error
-			names, err = dirNames(parent)
-			if err != nil && !errors.Is(err, fs.ErrNotExist) {
-				names = map[string]bool{"": true} // cannot tell: taken as present
+		parent, _ := splitUse(base, uses[i].path)
+		run = run[:0]
+		for ; i < len(mods); i++ {
+			if mods[i] != nil {
+				continue
 			}
-			listed[parent] = names
+			p, name := splitUse(base, uses[i].path)
+			if p != parent {
+				break
+			}
+			run = append(run, module{name: name, i: i})
 		}
-		if names[""] || names[filepath.Base(m.dir)] {
-			continue
+		slices.SortFunc(run, func(a, b module) int { return strings.Compare(a.name, b.name) })
+		if buf == nil {
+			buf = make([]byte, 8<<10)
 		}
-		m.errs = ErrorList{{File: file, Line: m.line, Err: fmt.Errorf("use %s: the directory does not exist, so the go command builds nothing in this workspace", m.use),
-			Fix: "go work edit -dropuse=" + m.use + " (in " + filepath.Dir(file) + "), or restore the directory"}}
+		dir := parent
+		if !filepath.IsAbs(dir) {
+			dir = filepath.Join(base, parent)
+		}
+		err := smallfile.List(buf, func(name []byte) {
+			j, ok := slices.BinarySearchFunc(run, name, func(m module, name []byte) int { return compareBytes(m.name, name) })
+			for ; ok && j < len(run) && run[j].name == string(name); j++ {
+				run[j].present = true
+			}
+		}, dir)
+		if err != nil && !errors.Is(err, fs.ErrNotExist) {
+			continue // cannot tell: taken as present
+		}
+		for _, m := range run {
+			if m.present {
+				continue
+			}
+			u := &uses[m.i]
+			mods[m.i] = &wsModule{line: u.line, use: u.path, errs: ErrorList{{File: file, Line: u.line, Err: fmt.Errorf("use %s: the directory does not exist, so the go command builds nothing in this workspace", u.path),
+				Fix: "go work edit -dropuse=" + u.path + " (in " + filepath.Dir(file) + "), or restore the directory"}}}
+		}
 	}
 }
 
-// dirNames returns the names in directory dir.
-func dirNames(dir string) (map[string]bool, error) {
-	f, err := os.Open(dir)
-	if err != nil {
-		return nil, err
+// splitUse returns the directory holding the module that the use directive
+// path names in a go.work file in directory base, relative to base or
+// absolute, and the module directory's name in it. Relative to base, the
+// usual ./parent/name makes no new string.
+func splitUse(base, path string) (parent, name string) {
+	a, b, c := useDirParts(base, path)
+	if b == "" { // a is the directory
+		return filepath.Dir(a), filepath.Base(a)
 	}
-	defer f.Close() // read only
-	list, err := f.Readdirnames(-1)
-	if err != nil {
-		return nil, err
+	// c is clean and relative to a.
+	k := strings.LastIndex(c, sep)
+	return c[:max(k, 0)], c[k+1:]
+}
+
+// compareBytes compares s and b as strings.Compare does, without
+// converting b (which the compiler would allocate).
+func compareBytes(s string, b []byte) int {
+	for i := range min(len(s), len(b)) {
+		if s[i] != b[i] {
+			return cmp.Compare(s[i], b[i])
+		}
 	}
-	names := make(map[string]bool, len(list))
-	for _, n := range list {
-		names[n] = true
-	}
-	return names, nil
+	return cmp.Compare(len(s), len(b))
 }
 
 // unreadable returns the error for a module whose entry_points.txt cannot be
 // read: the file's own problem if it is there, else the go.work line that
 // uses the module.
-func unreadable(m wsModule, file, epfile string, err error) *Error {
+func unreadable(m *wsModule, file, epfile string, err error) *Error {
 	if fi, serr := os.Stat(epfile); serr == nil {
 		if !fi.Mode().IsRegular() {
 			err = fmt.Errorf("%s is not a regular file", FileName)
@@ -322,10 +403,10 @@ func unreadable(m wsModule, file, epfile string, err error) *Error {
 // errNoModule is the error of a go.mod without a module directive.
 var errNoModule = errors.New("no module directive")
 
-// readModulePath returns the module path declared by the go.mod in dir,
-// reading it into buf (which may be nil).
-func readModulePath(dir string, buf []byte) (string, error) {
-	data, err := smallfile.Read(filepath.Join(dir, "go.mod"), buf, maxFileSize)
+// readModulePath returns the module path declared by the go.mod in the
+// directory a+b+c, reading it into buf (which may be nil).
+func readModulePath(buf []byte, a, b, c string) (string, error) {
+	data, err := smallfile.Read(buf, maxFileSize, a, b, c, sep, "go.mod")
 	if err != nil {
 		return "", err
 	}
@@ -340,5 +421,5 @@ func readModulePath(dir string, buf []byte) (string, error) {
 // maxFileSize+1 bytes, so that a device, a pipe or a huge file in the wrong
 // place gives an error instead of exhausting memory or blocking.
 func readFile(name string) ([]byte, error) {
-	return smallfile.Read(name, nil, maxFileSize)
+	return smallfile.Read(nil, maxFileSize, name)
 }

@@ -380,3 +380,50 @@ func TestFindBrokenOwnWorkspace(t *testing.T) {
 		})
 	}
 }
+
+// TestFindMissingDirectories checks that every use of a directory that does
+// not exist is reported at its go.work line, and no other, however the
+// modules are laid out: under the workspace's directory or deeper, by
+// absolute paths, with directories listed more than once as use order
+// comes back to them, in a directory that does not exist either.
+func TestFindMissingDirectories(t *testing.T) {
+	dir := t.TempDir()
+	for d, files := range map[string]map[string]string{
+		"a/m1": {"go.mod": "module example.com/m1\n", "entry_points.txt": "[g]\nm1 = example.com/m1:M\n"},
+		"a/m2": {"go.mod": "module example.com/m2\n"},
+		"b/m3": {"go.mod": "module example.com/m3\n"},
+		"m4":   {"go.mod": "module example.com/m4\n"},
+	} {
+		require.NoError(t, os.MkdirAll(filepath.Join(dir, d), 0o755))
+		for name, text := range files {
+			require.NoError(t, os.WriteFile(filepath.Join(dir, d, name), []byte(text), 0o644))
+		}
+	}
+	abs := filepath.ToSlash(filepath.Join(dir, "b"))
+	gowork := filepath.Join(dir, "go.work")
+	require.NoError(t, os.WriteFile(gowork, []byte("go 1.26\n\nuse (\n"+
+		"\t./a/m1\n"+ // 4
+		"\t./a/gone\n"+ // 5: missing
+		"\t./a/m2\n"+ // 6
+		"\t./b/m3\n"+ // 7
+		"\t./a/gone2\n"+ // 8: missing, a listed again
+		"\t./nodir/x\n"+ // 9: missing, and so is its directory
+		"\t./m4\n"+ // 10
+		"\t./m5\n"+ // 11: missing
+		"\t"+abs+"/m3\n"+ // 12
+		"\t"+abs+"/gone\n"+ // 13: missing
+		"\t./b/../b/m3\n"+ // 14: the same module as line 7, not missing
+		")\n"), 0o644))
+	eps, err := discovery.Find(discovery.WithWorkspace(gowork))
+	assert.Equal(t, []string{"[g] m1"}, names(eps))
+	var list discovery.ErrorList
+	require.ErrorAs(t, err, &list)
+	var lines []int
+	for _, e := range list {
+		if strings.Contains(e.Error(), "the directory does not exist") {
+			lines = append(lines, e.Line)
+			assert.Equal(t, gowork, e.File)
+		}
+	}
+	assert.Equal(t, []int{5, 8, 9, 11, 13}, lines, "%v", err)
+}

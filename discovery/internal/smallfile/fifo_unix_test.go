@@ -18,6 +18,6 @@ import (
 func TestReadPipe(t *testing.T) {
 	name := filepath.Join(t.TempDir(), "fifo")
 	require.NoError(t, syscall.Mkfifo(name, 0o644))
-	_, err := smallfile.Read(name, nil, limit)
+	_, err := smallfile.Read(nil, limit, name)
 	assert.EqualError(t, err, name+" is not a regular file")
 }

@@ -4,32 +4,44 @@ package smallfile
 
 import (
 	"bytes"
+	"errors"
 	"io"
+	"io/fs"
 	"os"
+	"strings"
 )
 
-// Read appends the contents of the named regular file to buf[:0] and
-// returns the result; buf may be nil. A file of more than limit bytes, or
-// one that is not a regular file, is an error. Errors are *fs.PathError for
-// the system's, matching fs.ErrNotExist when the file does not exist.
-func Read(name string, buf []byte, limit int) ([]byte, error) {
+// read reads the file named by the concatenation of name; ok is false if it
+// does not exist.
+func read(buf []byte, limit int, name []string) (data []byte, ok bool, err error) {
+	file := strings.Join(name, "")
 	// A named pipe would block the open: only regular files are read.
-	if fi, err := os.Stat(name); err != nil {
-		return nil, err
+	if fi, err := os.Stat(file); errors.Is(err, fs.ErrNotExist) {
+		return nil, false, nil
+	} else if err != nil {
+		return nil, false, err
 	} else if !fi.Mode().IsRegular() {
-		return nil, notRegular(name)
+		return nil, false, notRegular(file)
 	}
-	f, err := os.Open(name)
+	f, err := os.Open(file)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, false, nil
+	}
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	defer f.Close()
 	w := bytes.NewBuffer(buf[:0])
 	if _, err := io.Copy(w, io.LimitReader(f, int64(limit)+1)); err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	if w.Len() > limit {
-		return nil, tooLarge(name, limit)
+		return nil, false, tooLarge(file, limit)
 	}
-	return w.Bytes(), nil
+	return w.Bytes(), true, nil
+}
+
+// notExist is the error of Read for a file that does not exist.
+func notExist(name string) error {
+	return &fs.PathError{Op: "open", Path: name, Err: fs.ErrNotExist}
 }

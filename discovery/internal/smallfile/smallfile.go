@@ -3,13 +3,51 @@
 // more than a limit, so that a pipe, a device or a huge file in the wrong
 // place gives an error instead of a hang or an exhausted memory.
 //
-// Discovery reads two files per module of a workspace, most of them in a
-// program's first call of Find, so the unix version makes as few system
-// calls as it can (see Read); discovery's speed comparison (findbench)
-// reads its I/O floor with it too.
+// Discovery reads up to two files per module of a workspace, most of them in
+// a program's first call of Find, in a new process. There, every byte
+// allocated is memory the process has never touched, which the kernel
+// faults in page by page; so the unix version makes as few system calls and
+// allocations as it can (see Read), and a name is given in parts, joined
+// on the stack, so that reading a module's files allocates nothing for
+// their names. Discovery's speed comparison (findbench) reads its I/O floor
+// with it too.
 package smallfile
 
-import "fmt"
+import (
+	"fmt"
+	"strings"
+)
+
+// Read appends the contents of the regular file named by the concatenation
+// of name's parts to buf[:0] and returns the result, which aliases buf if
+// it fits; buf may be nil, in which case the result is allocated at the
+// file's size. A file of more than limit bytes, or one that is not a
+// regular file, is an error. Errors are *fs.PathError for the system's,
+// matching fs.ErrNotExist when the file does not exist.
+func Read(buf []byte, limit int, name ...string) ([]byte, error) {
+	data, ok, err := read(buf, limit, name)
+	if err == nil && !ok {
+		return nil, notExist(strings.Join(name, ""))
+	}
+	return data, err
+}
+
+// ReadIfExists is Read, except that a file that does not exist is not an
+// error: it returns ok false, and allocates nothing.
+func ReadIfExists(buf []byte, limit int, name ...string) (data []byte, ok bool, err error) {
+	return read(buf, limit, name)
+}
+
+// List calls f with the name of each entry of the directory named by the
+// concatenation of dir's parts, other than . and .., in the order the
+// system gives them. The name is valid during the call only. On linux, the
+// entries are read into buf (which must hold at least one entry: 4 KiB and
+// more is best) and the listing allocates nothing. Errors are
+// *fs.PathError, matching fs.ErrNotExist when the directory does not
+// exist.
+func List(buf []byte, f func(name []byte), dir ...string) error {
+	return list(buf, f, dir)
+}
 
 // notRegular is the error for a file that is not a regular file.
 func notRegular(name string) error {

@@ -2,10 +2,13 @@ package smallfile_test
 
 import (
 	"bytes"
+	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -25,7 +28,7 @@ func TestRead(t *testing.T) {
 		name := filepath.Join(dir, strconv.Itoa(size))
 		require.NoError(t, os.WriteFile(name, bytes.Repeat([]byte("x\n"), size)[:size], 0o644))
 		for _, b := range [][]byte{nil, buf, make([]byte, 7, 16)} {
-			got, err := smallfile.Read(name, b, limit)
+			got, err := smallfile.Read(b, limit, name)
 			if size > limit {
 				assert.EqualError(t, err, name+" is larger than "+strconv.Itoa(limit)+" bytes")
 				continue
@@ -42,18 +45,108 @@ func TestRead(t *testing.T) {
 	}
 }
 
+// TestReadParts checks that a name given in parts is their concatenation,
+// also when it is too long to be joined on the stack, and that a missing
+// file is an error of Read and not of ReadIfExists.
+func TestReadParts(t *testing.T) {
+	dir := t.TempDir()
+	long := strings.Repeat("d", 200)
+	sub := filepath.Join(dir, long, long, long)
+	require.NoError(t, os.MkdirAll(sub, 0o755))
+	for _, d := range []string{dir, sub} {
+		require.NoError(t, os.WriteFile(filepath.Join(d, "f.txt"), []byte("hello"), 0o644))
+		got, err := smallfile.Read(nil, limit, d, string(filepath.Separator), "f", ".txt")
+		require.NoError(t, err)
+		assert.Equal(t, "hello", string(got))
+		got, ok, err := smallfile.ReadIfExists(make([]byte, 0, 8), limit, d, string(filepath.Separator), "f.txt")
+		require.NoError(t, err)
+		assert.True(t, ok)
+		assert.Equal(t, "hello", string(got))
+
+		_, ok, err = smallfile.ReadIfExists(nil, limit, d, string(filepath.Separator), "missing")
+		assert.NoError(t, err)
+		assert.False(t, ok)
+		_, err = smallfile.Read(nil, limit, d, string(filepath.Separator), "missing")
+		assert.ErrorIs(t, err, fs.ErrNotExist)
+		var pe *fs.PathError
+		require.ErrorAs(t, err, &pe)
+		assert.Equal(t, filepath.Join(d, "missing"), pe.Path)
+	}
+	_, err := smallfile.Read(nil, limit, dir, "/f.txt\x00")
+	assert.Error(t, err, "a name holding a NUL")
+}
+
 func TestReadErrors(t *testing.T) {
 	dir := t.TempDir()
-	_, err := smallfile.Read(filepath.Join(dir, "missing"), nil, limit)
+	_, err := smallfile.Read(nil, limit, filepath.Join(dir, "missing"))
 	assert.ErrorIs(t, err, fs.ErrNotExist)
 	var pe *fs.PathError
 	assert.ErrorAs(t, err, &pe)
 
-	_, err = smallfile.Read(dir, nil, limit)
+	_, err = smallfile.Read(nil, limit, dir)
+	assert.Error(t, err, "a directory")
+	_, _, err = smallfile.ReadIfExists(nil, limit, dir)
 	assert.Error(t, err, "a directory")
 
 	if _, err := os.Stat(os.DevNull); err == nil {
-		_, err = smallfile.Read(os.DevNull, nil, limit)
+		_, err = smallfile.Read(nil, limit, os.DevNull)
 		assert.EqualError(t, err, os.DevNull+" is not a regular file")
+	}
+}
+
+// TestReadIfExistsAllocates nothing for a missing file, and for a file that
+// fits the buffer given, nothing but what reading a file costs.
+func TestReadIfExistsAllocations(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("names are joined on the stack on linux only")
+	}
+	dir := t.TempDir()
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "f"), []byte("hello"), 0o644))
+	buf := make([]byte, 0, 64)
+	allocs := testing.AllocsPerRun(100, func() {
+		if _, ok, err := smallfile.ReadIfExists(buf, limit, dir, "/missing"); ok || err != nil {
+			t.Fatal(ok, err)
+		}
+		if _, ok, err := smallfile.ReadIfExists(buf, limit, dir, "/f"); !ok || err != nil {
+			t.Fatal(ok, err)
+		}
+	})
+	assert.Zero(t, allocs)
+}
+
+// TestList checks that List lists what os.ReadDir does, in a directory of
+// more entries than its buffer holds at once, and allocates nothing.
+func TestList(t *testing.T) {
+	dir := t.TempDir()
+	var want []string
+	for i := range 300 {
+		name := fmt.Sprintf("entry-%03d%s", i, strings.Repeat("x", i%40))
+		want = append(want, name)
+		if i%3 == 0 {
+			require.NoError(t, os.Mkdir(filepath.Join(dir, name), 0o755))
+		} else {
+			require.NoError(t, os.WriteFile(filepath.Join(dir, name), nil, 0o644))
+		}
+	}
+	buf := make([]byte, 4096)
+	var got []string
+	require.NoError(t, smallfile.List(buf, func(name []byte) { got = append(got, string(name)) }, dir, "/", "."))
+	assert.ElementsMatch(t, want, got)
+
+	err := smallfile.List(buf, func([]byte) { t.Error("called") }, dir, "/missing")
+	assert.ErrorIs(t, err, fs.ErrNotExist)
+	err = smallfile.List(buf, func([]byte) { t.Error("called") }, dir, "/", want[1])
+	assert.Error(t, err, "a file")
+
+	if runtime.GOOS == "linux" {
+		n := 0
+		allocs := testing.AllocsPerRun(20, func() {
+			n = 0
+			if err := smallfile.List(buf, func([]byte) { n++ }, dir); err != nil {
+				t.Fatal(err)
+			}
+		})
+		assert.Equal(t, 300, n)
+		assert.Zero(t, allocs)
 	}
 }

@@ -42,7 +42,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"io/fs"
 	"log/slog"
 	"os"
 	"os/exec"
@@ -515,21 +514,21 @@ func newFloor(dir string, s synthws.Shape) *floor {
 func (f *floor) time() (time.Duration, error) {
 	const limit = 1 << 20
 	start := time.Now()
-	data, err := smallfile.Read(f.gowork, nil, limit)
+	data, err := smallfile.Read(nil, limit, f.gowork)
 	if err != nil {
 		return 0, err
 	}
 	f.n.Add(int64(len(data)))
 	var failed atomic.Pointer[error]
 	parallel.For(len(f.files), func(i int) {
-		var buf [512]byte
-		data, err := smallfile.Read(f.files[i][0], buf[:0], limit)
-		if errors.Is(err, fs.ErrNotExist) {
+		var buf [1024]byte
+		data, ok, err := smallfile.ReadIfExists(buf[:0], limit, f.files[i][0])
+		if err == nil && !ok {
 			return
 		}
 		if err == nil {
 			f.n.Add(int64(len(data)))
-			data, err = smallfile.Read(f.files[i][1], buf[:0], limit)
+			data, err = smallfile.Read(buf[:0], limit, f.files[i][1])
 			f.n.Add(int64(len(data)))
 		}
 		if err != nil {
