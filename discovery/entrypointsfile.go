@@ -77,11 +77,41 @@ const seenMapMin = 8
 //	[torchrun.handlers]
 //	myhandler = example.com/myhandler:NewHandler
 func ParseFile(file string, data []byte) ([]EntryPoint, error) {
+	decls, errs := parseDecls(file, data)
+	eps := make([]EntryPoint, len(decls))
+	for i, d := range decls {
+		eps[i] = d.entryPoint(file)
+	}
+	if len(errs) > 0 {
+		return eps, errs
+	}
+	return eps, nil
+}
+
+// A decl is an entry point as its entry_points.txt declares it: what
+// ParseFile returns, without the fields of the file and module, which are
+// the same for every entry point of a file. Find keeps the entry points of
+// the modules it reads so until it makes its result, for a program's first
+// call, where every byte allocated is memory faulted in.
+type decl struct {
+	group, name, value string
+	line               int
+}
+
+// entryPoint returns the entry point that d declares in file.
+func (d *decl) entryPoint(file string) EntryPoint {
+	return EntryPoint{Group: d.group, Name: d.name, Value: d.value, File: file, Line: d.line}
+}
+
+// parseDecls parses the entry_points.txt file whose contents are data, as
+// ParseFile does. The strings it returns share one copy of data.
+func parseDecls(file string, data []byte) ([]decl, ErrorList) {
 	var (
-		eps   []EntryPoint
+		eps   []decl
 		errs  ErrorList
 		group string
 		seen  map[[2]string]int // (group, name) -> line, once there are seenMapMin
+		path  string            // import path last checked, which the next line often repeats
 	)
 	// Past maxFileErrors, errors are counted, not kept: parsing goes on,
 	// so that the good lines after many bad ones are still found.
@@ -104,7 +134,7 @@ func ParseFile(file string, data []byte) ([]EntryPoint, error) {
 	// Every entry point's line holds a '=': counting them sizes eps at
 	// once, as in a program's first call of Find every byte allocated,
 	// growth's copies included, is memory faulted in.
-	eps = make([]EntryPoint, 0, bytes.Count(data, []byte("=")))
+	eps = make([]decl, 0, bytes.Count(data, []byte("=")))
 	line := 0
 	for raw := range strings.SplitSeq(string(data), "\n") {
 		line++
@@ -137,16 +167,17 @@ func ParseFile(file string, data []byte) ([]EntryPoint, error) {
 			fail(line, "invalid entry point name %s: want letters, digits, '_', '.' or '-'", quote(name))
 			continue
 		}
-		if err := checkValue(value); err != nil {
+		if err := checkValue(value, path); err != nil {
 			fail(line, "entry point %s: %v", name, err)
 			continue
 		}
+		path, _, _ = strings.Cut(value, ":")
 		key := [2]string{group, name}
 		prev, dup := seen[key]
 		if seen == nil {
 			for _, ep := range eps {
-				if ep.Group == group && ep.Name == name {
-					prev, dup = ep.Line, true
+				if ep.group == group && ep.name == name {
+					prev, dup = ep.line, true
 					break
 				}
 			}
@@ -155,37 +186,37 @@ func ParseFile(file string, data []byte) ([]EntryPoint, error) {
 			fail(line, "entry point %s is declared twice in group [%s]; the first is at line %d: remove or rename one", name, group, prev)
 			continue
 		}
-		eps = append(eps, EntryPoint{Group: group, Name: name, Value: value, File: file, Line: line})
+		eps = append(eps, decl{group: group, name: name, value: value, line: line})
 		switch {
 		case seen != nil:
 			seen[key] = line
 		case len(eps) == seenMapMin:
 			seen = make(map[[2]string]int)
 			for _, ep := range eps {
-				seen[[2]string{ep.Group, ep.Name}] = ep.Line
+				seen[[2]string{ep.group, ep.name}] = ep.line
 			}
 		}
 	}
 	if more > 0 {
 		errs = append(errs, &Error{File: file, Line: firstMore, Err: fmt.Errorf("and %d more errors from this line on", more)})
 	}
-	if len(errs) > 0 {
-		return eps, errs
-	}
-	return eps, nil
+	return eps, errs
 }
 
-// checkValue checks an entry point's value, importpath:Symbol.
-func checkValue(value string) error {
+// checkValue checks an entry point's value, importpath:Symbol, but not its
+// import path if it is checked, one already found valid.
+func checkValue(value, checked string) error {
 	path, sym, ok := strings.Cut(value, ":")
 	if !ok || path == "" || sym == "" {
 		return fmt.Errorf("invalid value %s: want importpath:Symbol, such as example.com/myhandler:NewHandler", quote(value))
 	}
-	if len(path) > maxImportPath {
-		return fmt.Errorf("import path %s is %d bytes long, more than the %d allowed", quote(path), len(path), maxImportPath)
-	}
-	if err := module.CheckImportPath(path); err != nil {
-		return fmt.Errorf("invalid import path in %s: %v", quote(value), err)
+	if path != checked {
+		if len(path) > maxImportPath {
+			return fmt.Errorf("import path %s is %d bytes long, more than the %d allowed", quote(path), len(path), maxImportPath)
+		}
+		if err := module.CheckImportPath(path); err != nil {
+			return fmt.Errorf("invalid import path in %s: %v", quote(value), err)
+		}
 	}
 	if !token.IsIdentifier(sym) || !token.IsExported(sym) {
 		return fmt.Errorf("invalid symbol %s in %s: want an exported package-level identifier (func or var), such as NewHandler", quote(sym), quote(value))

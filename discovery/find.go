@@ -61,9 +61,9 @@ func find(c *config) *found {
 	if ws != nil && len(linked) > 0 {
 		declared = make(map[[3]string]*EntryPoint)
 		for _, m := range ws.modules {
-			for j := range m.eps {
-				ep := &m.eps[j]
-				declared[[3]string{ep.Group, ep.Name, ep.Module}] = ep
+			for j := range m.decls {
+				ep := m.entryPoint(j)
+				declared[[3]string{ep.Group, ep.Name, ep.Module}] = &ep
 			}
 		}
 	}
@@ -72,11 +72,11 @@ func find(c *config) *found {
 	if ws != nil {
 		for _, m := range ws.modules {
 			if c.group == "" {
-				n += len(m.eps)
+				n += len(m.decls)
 				continue
 			}
-			for j := range m.eps {
-				if m.eps[j].Group == c.group {
+			for j := range m.decls {
+				if m.decls[j].group == c.group {
 					n++
 				}
 			}
@@ -115,21 +115,21 @@ func find(c *config) *found {
 
 	res.eps = slices.Grow(res.eps, n-len(res.eps))
 	for _, m := range ws.modules {
-		for j := range m.eps {
-			ep := &m.eps[j]
-			if c.group != "" && ep.Group != c.group {
+		for j := range m.decls {
+			d := &m.decls[j]
+			if c.group != "" && d.group != c.group {
 				continue
 			}
-			key := [2]string{ep.Group, ep.Name}
+			key := [2]string{d.group, d.name}
 			i, dup := index[key]
 			switch {
 			case !dup:
 				index[key] = len(res.eps)
-				res.eps = append(res.eps, *ep)
-			case res.eps[i].Linked && res.eps[i].Module == ep.Module:
+				res.eps = append(res.eps, m.entryPoint(j))
+			case res.eps[i].Linked && res.eps[i].Module == m.path:
 				// The declaration of a linked entry point, merged above.
 			default:
-				res.problems = append(res.problems, conflict(res.eps[i], *ep))
+				res.problems = append(res.problems, conflict(res.eps[i], m.entryPoint(j)))
 			}
 		}
 	}

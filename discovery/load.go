@@ -72,7 +72,7 @@ func checkEntryPoint(ep EntryPoint) error {
 	case !isName(ep.Name):
 		return fmt.Errorf("invalid name %q in entry point %s: want letters, digits, _, . and -", ep.Name, ep)
 	}
-	if err := checkValue(ep.Value); err != nil {
+	if err := checkValue(ep.Value, ""); err != nil {
 		return fmt.Errorf("%w, in entry point %s", err, ep)
 	}
 	return nil

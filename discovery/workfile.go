@@ -1,6 +1,7 @@
 package discovery
 
 import (
+	"bytes"
 	"strings"
 
 	"golang.org/x/mod/modfile"
@@ -42,6 +43,9 @@ func parseWorkUses(file string, data []byte) ([]workUse, error) {
 // form its tools write, and false for anything else, including a file that
 // modfile.ParseWork would refuse.
 func scanWorkUses(data []byte) (uses []workUse, ok bool) {
+	// A line per use at most: sized at once, for a program's first call
+	// of Find, where every byte allocated is memory faulted in.
+	uses = make([]workUse, 0, bytes.Count(data, []byte("\n"))+1)
 	text := string(data)
 	var (
 		inBlock, sawGo, sawToolchain bool

@@ -102,8 +102,16 @@ type wsModule struct {
 	line int    // line of its use directive in go.work
 	use  string // the directory as the use directive gives it
 
-	eps  []EntryPoint // declared in its entry_points.txt
-	errs ErrorList    // problems reading its go.mod or entry_points.txt
+	file  string    // its entry_points.txt
+	decls []decl    // the entry points declared there
+	errs  ErrorList // problems reading its go.mod or entry_points.txt
+}
+
+// entryPoint returns the entry point that m.decls[i] declares.
+func (m *wsModule) entryPoint(i int) EntryPoint {
+	ep := m.decls[i].entryPoint(m.file)
+	ep.Module, ep.Dir = m.path, m.dir
+	return ep
 }
 
 // sep is the path separator, as a string.
@@ -266,13 +274,13 @@ func readModule(a, b, c string, line int, use, file string) *wsModule {
 		return nil
 	}
 	epfile := a + b + c + sep + FileName
-	m := &wsModule{dir: epfile[:len(epfile)-len(sep+FileName)], line: line, use: use}
+	m := &wsModule{dir: epfile[:len(epfile)-len(sep+FileName)], file: epfile, line: line, use: use}
 	if err != nil {
 		m.errs = ErrorList{unreadable(m, file, epfile, err)}
 		return m
 	}
-	// ParseFile copies what it keeps: parse before data is overwritten.
-	eps, perr := ParseFile(epfile, data)
+	// parseDecls copies what it keeps: parse before data is overwritten.
+	decls, perr := parseDecls(epfile, data)
 	if m.path, err = readModulePath(buf[:0], m.dir, "", ""); err != nil {
 		e := &Error{File: filepath.Join(m.dir, "go.mod"), Err: err}
 		if errors.Is(err, fs.ErrNotExist) {
@@ -286,13 +294,7 @@ func readModule(a, b, c string, line int, use, file string) *wsModule {
 		m.errs = ErrorList{e}
 		return m
 	}
-	for j := range eps {
-		eps[j].Module, eps[j].Dir = m.path, m.dir
-	}
-	m.eps = eps
-	if el, ok := perr.(ErrorList); ok {
-		m.errs = el
-	}
+	m.decls, m.errs = decls, perr
 	return m
 }
 
