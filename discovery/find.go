@@ -50,15 +50,80 @@ type found struct {
 	warnings ErrorList
 }
 
+// find returns the entry points that c asks for: linked, then declared by
+// the workspace's modules. The functions it calls while it reads the
+// workspace, on the stack it runs on, are kept small: in a new process, a
+// goroutine's stack starts small and each growth copies it into memory
+// never touched before.
 func find(c *config) *found {
 	res := &found{symbols: make(map[int]any)}
 	ws := c.readWorkspace(res)
-	linked := linkedEntryPoints()
+	res.add(c, ws)
+	return res
+}
 
-	// A linked entry point that a module of the workspace declares points
-	// at that declaration.
+// add adds the entry points that c asks for, linked then declared by the
+// modules of ws (which may be nil), to res.
+func (res *found) add(c *config, ws *workspace) {
+	linked := linkedEntryPoints()
+	n := len(linked) + ws.count(c.group) // entry points found, at most
+	index := make(map[[2]string]int, n)  // (group, name) -> index in res.eps
+	if len(linked) > 0 {
+		res.addLinked(c, linked, ws, index)
+	}
+	if ws == nil {
+		return
+	}
+	res.eps = slices.Grow(res.eps, n-len(res.eps))
+	for _, m := range ws.modules {
+		for j := range m.decls {
+			d := &m.decls[j]
+			if c.group != "" && d.group != c.group {
+				continue
+			}
+			key := [2]string{d.group, d.name}
+			i, dup := index[key]
+			switch {
+			case !dup:
+				index[key] = len(res.eps)
+				res.eps = append(res.eps, m.entryPoint(j))
+			case res.eps[i].Linked && res.eps[i].Module == m.path:
+				// The declaration of a linked entry point, merged by
+				// addLinked.
+			default:
+				res.conflict(i, m, j)
+			}
+		}
+	}
+}
+
+// count returns the number of entry points of group (of every group if
+// group is empty) that the workspace's modules declare; 0 if ws is nil.
+func (ws *workspace) count(group string) int {
+	if ws == nil {
+		return 0
+	}
+	n := 0
+	for _, m := range ws.modules {
+		if group == "" {
+			n += len(m.decls)
+			continue
+		}
+		for j := range m.decls {
+			if m.decls[j].group == group {
+				n++
+			}
+		}
+	}
+	return n
+}
+
+// addLinked adds the entry points linked into the binary to res, and their
+// keys to index. A linked entry point that a module of the workspace ws
+// declares points at that declaration.
+func (res *found) addLinked(c *config, linked []Linked, ws *workspace, index map[[2]string]int) {
 	var declared map[[3]string]*EntryPoint // (group, name, module)
-	if ws != nil && len(linked) > 0 {
+	if ws != nil {
 		declared = make(map[[3]string]*EntryPoint)
 		for _, m := range ws.modules {
 			for j := range m.decls {
@@ -67,22 +132,6 @@ func find(c *config) *found {
 			}
 		}
 	}
-
-	n := len(linked) // entry points found, at most
-	if ws != nil {
-		for _, m := range ws.modules {
-			if c.group == "" {
-				n += len(m.decls)
-				continue
-			}
-			for j := range m.decls {
-				if m.decls[j].group == c.group {
-					n++
-				}
-			}
-		}
-	}
-	index := make(map[[2]string]int, n) // (group, name) -> index in res.eps
 	for _, l := range linked {
 		if c.group != "" && l.Group != c.group {
 			continue
@@ -109,31 +158,11 @@ func find(c *config) *found {
 		res.symbols[len(res.eps)] = l.Symbol
 		res.eps = append(res.eps, ep)
 	}
-	if ws == nil {
-		return res
-	}
+}
 
-	res.eps = slices.Grow(res.eps, n-len(res.eps))
-	for _, m := range ws.modules {
-		for j := range m.decls {
-			d := &m.decls[j]
-			if c.group != "" && d.group != c.group {
-				continue
-			}
-			key := [2]string{d.group, d.name}
-			i, dup := index[key]
-			switch {
-			case !dup:
-				index[key] = len(res.eps)
-				res.eps = append(res.eps, m.entryPoint(j))
-			case res.eps[i].Linked && res.eps[i].Module == m.path:
-				// The declaration of a linked entry point, merged above.
-			default:
-				res.problems = append(res.problems, conflict(res.eps[i], m.entryPoint(j)))
-			}
-		}
-	}
-	return res
+// conflict records that the entry point m.decls[j] conflicts with res.eps[i].
+func (res *found) conflict(i int, m *wsModule, j int) {
+	res.problems = append(res.problems, conflict(res.eps[i], m.entryPoint(j)))
 }
 
 // readWorkspace reads the workspace that applies to c, if any, recording

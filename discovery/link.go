@@ -163,10 +163,14 @@ func standInOf(ep EntryPoint) (*standInGroup, int) {
 // their problems.
 func findAll(c *config) *found {
 	res := find(c)
-	groups := standInGroups()
-	if len(groups) == 0 {
-		return res
+	if groups := standInGroups(); len(groups) > 0 {
+		return res.withStandIns(c, groups)
 	}
+	return res
+}
+
+// withStandIns returns res with the stand-ins of groups, as findAll does.
+func (res *found) withStandIns(c *config, groups []*standInGroup) *found {
 	out := &found{symbols: make(map[int]any), gowork: res.gowork}
 	replaced := make(map[string]bool)
 	for _, g := range groups {
