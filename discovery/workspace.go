@@ -336,16 +336,12 @@ func markMissing(file, base string, uses []workUse, mods []*wsModule) {
 		if buf == nil {
 			buf = make([]byte, 8<<10)
 		}
-		dir := parent
-		if !filepath.IsAbs(dir) {
-			dir = filepath.Join(base, parent)
-		}
 		err := smallfile.List(buf, func(name []byte) {
 			j, ok := slices.BinarySearchFunc(run, name, func(m module, name []byte) int { return compareBytes(m.name, name) })
 			for ; ok && j < len(run) && run[j].name == string(name); j++ {
 				run[j].present = true
 			}
-		}, dir)
+		}, parent[0], parent[1], parent[2])
 		if err != nil && !errors.Is(err, fs.ErrNotExist) {
 			continue // cannot tell: taken as present
 		}
@@ -361,17 +357,20 @@ func markMissing(file, base string, uses []workUse, mods []*wsModule) {
 }
 
 // splitUse returns the directory holding the module that the use directive
-// path names in a go.work file in directory base, relative to base or
-// absolute, and the module directory's name in it. Relative to base, the
-// usual ./parent/name makes no new string.
-func splitUse(base, path string) (parent, name string) {
+// path names in a go.work file in directory base, in parts to concatenate,
+// and the module directory's name in it. The usual ./parent/name makes no
+// new string.
+func splitUse(base, path string) (parent [3]string, name string) {
 	a, b, c := useDirParts(base, path)
-	if b == "" { // a is the directory
-		return filepath.Dir(a), filepath.Base(a)
+	if b == "" { // a is the directory, base joined in already
+		return [3]string{filepath.Dir(a)}, filepath.Base(a)
 	}
 	// c is clean and relative to a.
 	k := strings.LastIndex(c, sep)
-	return c[:max(k, 0)], c[k+1:]
+	if k < 0 {
+		return [3]string{a}, c
+	}
+	return [3]string{a, b, c[:k]}, c[k+1:]
 }
 
 // compareBytes compares s and b as strings.Compare does, without

@@ -427,3 +427,32 @@ func TestFindMissingDirectories(t *testing.T) {
 	}
 	assert.Equal(t, []int{5, 8, 9, 11, 13}, lines, "%v", err)
 }
+
+// TestFindRelativeWorkspace checks that a go.work named by a relative path
+// finds its modules without entry points where they are, whatever the form
+// of their use directives: none is reported missing, and a missing one is.
+func TestFindRelativeWorkspace(t *testing.T) {
+	root := t.TempDir()
+	writeFiles(t, root, module("ws/m", "example.com/m", "[g]\nm = example.com/m:M\n"))
+	writeFiles(t, root, module("ws/n", "example.com/n", ""))
+	writeFiles(t, root, module("ws/sub/o", "example.com/o", ""))
+	writeFiles(t, root, module("other", "example.com/other", ""))
+	writeFiles(t, root, map[string]string{"ws/go.work": "go 1.26\n\nuse (\n" +
+		"\t./m\n" + // 4
+		"\tn\n" + // 5
+		"\t../other\n" + // 6
+		"\t./sub/../sub/o\n" + // 7
+		"\t../gone\n" + // 8: missing
+		")\n"})
+	t.Chdir(root)
+	eps, err := discovery.Find(discovery.WithWorkspace(filepath.Join("ws", "go.work")))
+	assert.Equal(t, []string{"[g] m"}, names(eps))
+	var list discovery.ErrorList
+	require.ErrorAs(t, err, &list)
+	var lines []int
+	for _, e := range list {
+		lines = append(lines, e.Line)
+		assert.Contains(t, e.Error(), "the directory does not exist")
+	}
+	assert.Equal(t, []int{8}, lines, "%v", err)
+}
