@@ -18,12 +18,17 @@ const maxStackName = 512
 // copy: in a program's first call of Find on a large workspace, where every
 // byte allocated is a page fault's share, that is two allocations per
 // module saved, and the names of the modules' files are never made.
+//
+// O_LARGEFILE is added, as syscall.Open does: without it, on 32-bit
+// systems, a file of 2 GiB or more could not be opened, to be refused as
+// too large.
 func open(name []string, flags int) (int, error) {
+	flags |= syscall.O_LARGEFILE
 	var b [maxStackName]byte
 	n := 0
 	for _, s := range name {
 		if n+len(s) >= len(b) || strings.IndexByte(s, 0) >= 0 {
-			return syscall.Open(strings.Join(name, ""), flags, 0)
+			return openLong(strings.Join(name, ""), flags)
 		}
 		n += copy(b[n:], s)
 	}
@@ -38,5 +43,16 @@ func open(name []string, flags int) (int, error) {
 			continue
 		}
 		return -1, errno
+	}
+}
+
+// openLong opens the file name, too long to be joined on the stack or
+// holding a NUL, retrying when interrupted as open does.
+func openLong(name string, flags int) (int, error) {
+	for {
+		fd, err := syscall.Open(name, flags, 0)
+		if err != syscall.EINTR {
+			return fd, err
+		}
 	}
 }

@@ -76,6 +76,22 @@ func TestReadParts(t *testing.T) {
 	assert.Error(t, err, "a name holding a NUL")
 }
 
+// TestReadHuge checks that a file of more than 2 GiB is refused as too
+// large, also on 32-bit systems, where opening it needs O_LARGEFILE.
+func TestReadHuge(t *testing.T) {
+	name := filepath.Join(t.TempDir(), "huge")
+	f, err := os.Create(name)
+	require.NoError(t, err)
+	defer f.Close()
+	if err := f.Truncate(3 << 30); err != nil {
+		t.Skip("no sparse file of 3 GiB here:", err)
+	}
+	for _, buf := range [][]byte{nil, make([]byte, 0, 64)} {
+		_, err = smallfile.Read(buf, limit, name)
+		assert.EqualError(t, err, name+" is larger than "+strconv.Itoa(limit)+" bytes")
+	}
+}
+
 func TestReadErrors(t *testing.T) {
 	dir := t.TempDir()
 	_, err := smallfile.Read(nil, limit, filepath.Join(dir, "missing"))
