@@ -2,6 +2,7 @@ package discovery_test
 
 import (
 	"errors"
+	"runtime"
 	"strconv"
 	"strings"
 	"testing"
@@ -123,6 +124,18 @@ func TestParseFileHostile(t *testing.T) {
 		assert.Equal(t, "f:11: and 990 more errors from this line on", list[10].Error())
 		require.Len(t, eps, 1)
 		assert.Equal(t, "good", eps[0].Name)
+	})
+	t.Run("memory follows the entry points, not the '=' signs", func(t *testing.T) {
+		// A comment line of '=', as a banner or a base64 blob holds them:
+		// no entry point, and a megabyte at most.
+		data := []byte("# " + strings.Repeat("=", 1<<20-3) + "\n")
+		var before, after runtime.MemStats
+		runtime.ReadMemStats(&before)
+		eps, err := discovery.ParseFile("f", data)
+		runtime.ReadMemStats(&after)
+		require.NoError(t, err)
+		assert.Empty(t, eps)
+		assert.Less(t, after.TotalAlloc-before.TotalAlloc, uint64(4*len(data)), "bytes allocated to parse %d bytes declaring nothing", len(data))
 	})
 	t.Run("very long import path", func(t *testing.T) {
 		_, err := discovery.ParseFile("f", []byte("[g]\nlong = example.com/"+strings.Repeat("a", 50000)+":A\n"))
