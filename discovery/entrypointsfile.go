@@ -60,6 +60,10 @@ func isWordByte(c byte) bool {
 	return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '_'
 }
 
+// maxPresized bounds the entry points ParseFile makes room for before it
+// finds them.
+const maxPresized = 32
+
 // seenMapMin is the number of entry points in a file from which ParseFile
 // looks for duplicates in a map rather than in the entry points themselves:
 // most files declare one or two.
@@ -133,8 +137,9 @@ func parseDecls(file string, data []byte) ([]decl, ErrorList) {
 	data = bytes.TrimPrefix(data, []byte("\ufeff"))
 	// Every entry point's line holds a '=': counting them sizes eps at
 	// once, as in a program's first call of Find every byte allocated,
-	// growth's copies included, is memory faulted in.
-	eps = make([]decl, 0, bytes.Count(data, []byte("=")))
+	// growth's copies included, is memory faulted in. Comments may hold
+	// '=' too: past a file's usual few entry points, eps grows.
+	eps = make([]decl, 0, min(bytes.Count(data, []byte("=")), maxPresized))
 	line := 0
 	for raw := range strings.SplitSeq(string(data), "\n") {
 		line++

@@ -44,8 +44,9 @@ func parseWorkUses(file string, data []byte) ([]workUse, error) {
 // modfile.ParseWork would refuse.
 func scanWorkUses(data []byte) (uses []workUse, ok bool) {
 	// A line per use at most: sized at once, for a program's first call
-	// of Find, where every byte allocated is memory faulted in.
-	uses = make([]workUse, 0, bytes.Count(data, []byte("\n"))+1)
+	// of Find, where every byte allocated is memory faulted in (up to a
+	// bound, as blank lines count too).
+	uses = make([]workUse, 0, min(bytes.Count(data, []byte("\n"))+1, 1<<14))
 	text := string(data)
 	var (
 		inBlock, sawGo, sawToolchain bool

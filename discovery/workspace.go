@@ -269,12 +269,16 @@ func readModule(a, b, c string, line int, use, file string) *wsModule {
 	// Both files are read into one buffer on the stack, big enough for
 	// most: ParseFile and modfile.ModulePath copy what they keep.
 	var buf [1024]byte
-	data, ok, err := smallfile.ReadIfExists(buf[:0], maxFileSize, a, b, c, sep, FileName)
+	s := sep
+	if b == "" && strings.HasSuffix(a, sep) { // a root directory
+		s = ""
+	}
+	data, ok, err := smallfile.ReadIfExists(buf[:0], maxFileSize, a, b, c, s, FileName)
 	if err == nil && !ok {
 		return nil
 	}
-	epfile := a + b + c + sep + FileName
-	m := &wsModule{dir: epfile[:len(epfile)-len(sep+FileName)], file: epfile, line: line, use: use}
+	epfile := a + b + c + s + FileName
+	m := &wsModule{dir: epfile[:len(epfile)-len(s+FileName)], file: epfile, line: line, use: use}
 	if err != nil {
 		m.errs = ErrorList{unreadable(m, file, epfile, err)}
 		return m

@@ -110,8 +110,8 @@ func TestReadErrors(t *testing.T) {
 	}
 }
 
-// TestReadIfExistsAllocates nothing for a missing file, and for a file that
-// fits the buffer given, nothing but what reading a file costs.
+// TestReadIfExistsAllocations checks that ReadIfExists allocates nothing,
+// for a missing file or for one that fits the buffer given.
 func TestReadIfExistsAllocations(t *testing.T) {
 	if runtime.GOOS != "linux" {
 		t.Skip("names are joined on the stack on linux only")
