@@ -1,6 +1,7 @@
 package discovery
 
 import (
+	"bytes"
 	"cmp"
 	"errors"
 	"fmt"
@@ -409,9 +410,10 @@ func unreadable(m *wsModule, file, epfile string, err error) *Error {
 var errNoModule = errors.New("no module directive")
 
 // readModulePath returns the module path declared by the go.mod in the
-// directory a+b+c, reading it into buf (which may be nil).
+// directory a+b+c, reading it into buf (which may be nil). It reads the
+// file up to its module directive only, usually its first line.
 func readModulePath(buf []byte, a, b, c string) (string, error) {
-	data, err := smallfile.Read(buf, maxFileSize, a, b, c, sep, "go.mod")
+	data, err := smallfile.ReadHead(buf, maxFileSize, declaresModule, a, b, c, sep, "go.mod")
 	if err != nil {
 		return "", err
 	}
@@ -420,6 +422,14 @@ func readModulePath(buf []byte, a, b, c string) (string, error) {
 		return "", errNoModule
 	}
 	return path, nil
+}
+
+// declaresModule reports whether the head of a go.mod file holds its module
+// directive: then modfile.ModulePath finds in it the path it finds in the
+// whole file, where the first module directive of complete lines wins.
+func declaresModule(head []byte) bool {
+	i := bytes.LastIndexByte(head, '\n')
+	return i >= 0 && modfile.ModulePath(head[:i+1]) != ""
 }
 
 // readFile reads a small regular file, refusing to read more than

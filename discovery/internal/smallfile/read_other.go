@@ -12,8 +12,9 @@ import (
 )
 
 // read reads the file named by the concatenation of name; ok is false if it
-// does not exist.
-func read(buf []byte, limit int, name []string) (data []byte, ok bool, err error) {
+// does not exist. It reads the whole file: enough only makes a file of more
+// than limit bytes acceptable.
+func read(buf []byte, limit int, enough func([]byte) bool, name []string) (data []byte, ok bool, err error) {
 	file := strings.Join(name, "")
 	// A named pipe would block the open: only regular files are read.
 	if fi, err := os.Stat(file); errors.Is(err, fs.ErrNotExist) {
@@ -36,6 +37,9 @@ func read(buf []byte, limit int, name []string) (data []byte, ok bool, err error
 		return nil, false, err
 	}
 	if w.Len() > limit {
+		if enough != nil && enough(w.Bytes()[:limit]) {
+			return w.Bytes()[:limit], true, nil
+		}
 		return nil, false, tooLarge(file, limit)
 	}
 	return w.Bytes(), true, nil

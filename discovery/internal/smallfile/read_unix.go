@@ -9,8 +9,9 @@ import (
 	"syscall"
 )
 
-// read reads the file named by the concatenation of name; ok is false if it
-// does not exist.
+// read reads the file named by the concatenation of name, up to the end or
+// until enough (if not nil) reports that what it read is enough; ok is false
+// if the file does not exist.
 //
 // It calls open, read until the end and close, and nothing else: os.Open
 // would also register each file with the netpoller (an epoll_ctl call that
@@ -21,7 +22,7 @@ import (
 // only when there is nothing to read, or no buffer was given, is the
 // file's type checked, to tell an empty file from a pipe or a device and
 // to size the buffer.
-func read(buf []byte, limit int, name []string) (data []byte, ok bool, err error) {
+func read(buf []byte, limit int, enough func([]byte) bool, name []string) (data []byte, ok bool, err error) {
 	fd, err := open(name, syscall.O_RDONLY|syscall.O_CLOEXEC|syscall.O_NONBLOCK)
 	if err == syscall.ENOENT {
 		return nil, false, nil
@@ -61,6 +62,9 @@ func read(buf []byte, limit int, name []string) (data []byte, ok bool, err error
 			return data, true, nil
 		}
 		data = data[:len(data)+n]
+		if enough != nil && enough(data[:min(len(data), limit)]) {
+			return data[:min(len(data), limit)], true, nil
+		}
 		if len(data) > limit {
 			return nil, false, tooLarge(strings.Join(name, ""), limit)
 		}

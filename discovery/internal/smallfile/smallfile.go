@@ -25,7 +25,7 @@ import (
 // regular file, is an error. Errors are *fs.PathError for the system's,
 // matching fs.ErrNotExist when the file does not exist.
 func Read(buf []byte, limit int, name ...string) ([]byte, error) {
-	data, ok, err := read(buf, limit, name)
+	data, ok, err := read(buf, limit, nil, name)
 	if err == nil && !ok {
 		return nil, notExist(strings.Join(name, ""))
 	}
@@ -35,7 +35,20 @@ func Read(buf []byte, limit int, name ...string) ([]byte, error) {
 // ReadIfExists is Read, except that a file that does not exist is not an
 // error: it returns ok false, and allocates nothing.
 func ReadIfExists(buf []byte, limit int, name ...string) (data []byte, ok bool, err error) {
-	return read(buf, limit, name)
+	return read(buf, limit, nil, name)
+}
+
+// ReadHead is Read, except that it stops reading as soon as enough reports
+// that the data read so far, a head of the file, is enough: a file's
+// head is often read in one system call, where reading to its end takes
+// two. A file of more than limit bytes is an error only if its first limit
+// bytes are not enough.
+func ReadHead(buf []byte, limit int, enough func(head []byte) bool, name ...string) ([]byte, error) {
+	data, ok, err := read(buf, limit, enough, name)
+	if err == nil && !ok {
+		return nil, notExist(strings.Join(name, ""))
+	}
+	return data, err
 }
 
 // List calls f with the name of each entry of the directory named by the

@@ -166,3 +166,28 @@ func TestList(t *testing.T) {
 		assert.Zero(t, allocs)
 	}
 }
+
+// TestReadHead checks that ReadHead stops at a head that is enough, even in
+// a file larger than the limit, and reads to the end otherwise.
+func TestReadHead(t *testing.T) {
+	name := filepath.Join(t.TempDir(), "f")
+	text := "first line\n" + strings.Repeat("x", 3*limit)
+	require.NoError(t, os.WriteFile(name, []byte(text), 0o644))
+	hasLine := func(head []byte) bool { return bytes.IndexByte(head, '\n') >= 0 }
+	got, err := smallfile.ReadHead(make([]byte, 0, 64), limit, hasLine, name)
+	require.NoError(t, err)
+	assert.True(t, strings.HasPrefix(text, string(got)) && len(got) >= len("first line\n"), "%q", got)
+	assert.LessOrEqual(t, len(got), limit)
+
+	_, err = smallfile.ReadHead(nil, limit, func([]byte) bool { return false }, name)
+	assert.EqualError(t, err, name+" is larger than "+strconv.Itoa(limit)+" bytes")
+
+	short := filepath.Join(t.TempDir(), "short")
+	require.NoError(t, os.WriteFile(short, []byte("no newline"), 0o644))
+	got, err = smallfile.ReadHead(nil, limit, hasLine, short)
+	require.NoError(t, err)
+	assert.Equal(t, "no newline", string(got))
+
+	_, err = smallfile.ReadHead(nil, limit, hasLine, short+"-missing")
+	assert.ErrorIs(t, err, fs.ErrNotExist)
+}

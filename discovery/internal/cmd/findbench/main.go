@@ -15,9 +15,11 @@
 //
 //   - Find: discovery.Find with WithWorkspace and WithGroup;
 //   - floor: reading the files Find reads (go.work, each module's
-//     entry_points.txt and, for the modules that have one, go.mod) with
-//     the function Find reads them with, and Find's parallelism, and doing
-//     nothing else;
+//     entry_points.txt and, for the modules that have one, the head of
+//     go.mod up to its module directive) with the functions Find reads
+//     them with, and Find's parallelism, and doing nothing else (not even
+//     the listing of the directories holding modules without an
+//     entry_points.txt, with which Find tells them from missing ones);
 //   - Python: importlib.metadata.entry_points(group=...) with sys.path
 //     holding the synthetic distributions alone, so that it reads what Find
 //     reads and nothing else (the equivalent of
@@ -38,6 +40,7 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"errors"
 	"flag"
 	"fmt"
@@ -490,10 +493,10 @@ func (p *pythonTimer) close() {
 	p.cmd.Wait()
 }
 
-// A floor reads the files that Find reads, with the function and the
+// A floor reads the files that Find reads, with the functions and the
 // parallelism Find reads them with, and does nothing else: go.work, the
-// entry_points.txt of each module and, for those that have one, its
-// go.mod. Their names are made before the clock starts.
+// entry_points.txt of each module and, for those that have one, the head of
+// its go.mod. Their names are made before the clock starts.
 type floor struct {
 	gowork string
 	files  [][2]string // entry_points.txt and go.mod of each module
@@ -528,7 +531,7 @@ func (f *floor) time() (time.Duration, error) {
 		}
 		if err == nil {
 			f.n.Add(int64(len(data)))
-			data, err = smallfile.Read(buf[:0], limit, f.files[i][1])
+			data, err = smallfile.ReadHead(buf[:0], limit, holdsLine, f.files[i][1])
 			f.n.Add(int64(len(data)))
 		}
 		if err != nil {
@@ -541,6 +544,11 @@ func (f *floor) time() (time.Duration, error) {
 	}
 	return d, nil
 }
+
+// holdsLine reports whether head holds a whole line. Find reads a go.mod
+// up to its module directive, which is the first line of the synthetic
+// modules' go.mod: the floor reads as much.
+func holdsLine(head []byte) bool { return bytes.IndexByte(head, '\n') >= 0 }
 
 func median(ds []time.Duration) time.Duration {
 	s := slices.Clone(ds)
