@@ -411,25 +411,29 @@ var errNoModule = errors.New("no module directive")
 
 // readModulePath returns the module path declared by the go.mod in the
 // directory a+b+c, reading it into buf (which may be nil). It reads the
-// file up to its module directive only, usually its first line.
+// file up to its module directive, usually its first line, and the rest
+// only if that line does not declare the path.
 func readModulePath(buf []byte, a, b, c string) (string, error) {
-	data, err := smallfile.ReadHead(buf, maxFileSize, declaresModule, a, b, c, sep, "go.mod")
+	data, whole, err := smallfile.ReadHead(buf, maxFileSize, "module", a, b, c, sep, "go.mod")
 	if err != nil {
 		return "", err
+	}
+	if !whole {
+		// modfile.ModulePath returns the path of the first module
+		// directive: in the complete lines of the head, the file's.
+		path := modfile.ModulePath(data[:bytes.LastIndexByte(data, '\n')+1])
+		if path != "" {
+			return path, nil
+		}
+		if data, err = smallfile.Read(buf, maxFileSize, a, b, c, sep, "go.mod"); err != nil {
+			return "", err
+		}
 	}
 	path := modfile.ModulePath(data)
 	if path == "" {
 		return "", errNoModule
 	}
 	return path, nil
-}
-
-// declaresModule reports whether the head of a go.mod file holds its module
-// directive: then modfile.ModulePath finds in it the path it finds in the
-// whole file, where the first module directive of complete lines wins.
-func declaresModule(head []byte) bool {
-	i := bytes.LastIndexByte(head, '\n')
-	return i >= 0 && modfile.ModulePath(head[:i+1]) != ""
 }
 
 // readFile reads a small regular file, refusing to read more than

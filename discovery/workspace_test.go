@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/go-entrypoints/entrypoints/discovery"
+	"github.com/go-entrypoints/entrypoints/discovery/internal/synthws"
 	"github.com/go-entrypoints/entrypoints/registry"
 )
 
@@ -455,4 +456,26 @@ func TestFindRelativeWorkspace(t *testing.T) {
 		assert.Contains(t, e.Error(), "the directory does not exist")
 	}
 	assert.Equal(t, []int{8}, lines, "%v", err)
+}
+
+// TestFindAllocationsPerModule checks that a module without entry points
+// costs Find no allocation, and one with entry points a few: in a
+// program's first call, every byte allocated is memory the kernel faults
+// in. (A buffer that escaped to the heap once cost 1 KiB per module.)
+func TestFindAllocationsPerModule(t *testing.T) {
+	allocs := func(s synthws.Shape) float64 {
+		ws, err := synthws.Write(t.TempDir(), s)
+		require.NoError(t, err)
+		opts := []discovery.Option{discovery.WithWorkspace(ws.GoWork), discovery.WithLogger(slog.New(slog.DiscardHandler))}
+		return testing.AllocsPerRun(5, func() {
+			if _, err := discovery.Find(opts...); err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
+	small, large := allocs(synthws.Shape{Modules: 50, Every: 50}), allocs(synthws.Shape{Modules: 450, Every: 450})
+	assert.Less(t, large-small, 20.0, "allocations for 400 more modules without entry points (%v and %v in all)", small, large)
+
+	small, large = allocs(synthws.Shape{Modules: 50}), allocs(synthws.Shape{Modules: 450})
+	assert.Less(t, (large-small)/400, 8.0, "allocations per module declaring 3 entry points (%v and %v in all)", small, large)
 }

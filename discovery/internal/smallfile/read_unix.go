@@ -9,9 +9,10 @@ import (
 	"syscall"
 )
 
-// read reads the file named by the concatenation of name, up to the end or
-// until enough (if not nil) reports that what it read is enough; ok is false
-// if the file does not exist.
+// read reads the file named by the concatenation of name, up to the end or,
+// if prefix is not empty, to the first complete line that begins with it
+// (whole is false if it stopped there); ok is false if the file does not
+// exist.
 //
 // It calls open, read until the end and close, and nothing else: os.Open
 // would also register each file with the netpoller (an epoll_ctl call that
@@ -22,13 +23,13 @@ import (
 // only when there is nothing to read, or no buffer was given, is the
 // file's type checked, to tell an empty file from a pipe or a device and
 // to size the buffer.
-func read(buf []byte, limit int, enough func([]byte) bool, name []string) (data []byte, ok bool, err error) {
+func read(buf []byte, limit int, prefix string, name []string) (data []byte, ok, whole bool, err error) {
 	fd, err := open(name, syscall.O_RDONLY|syscall.O_CLOEXEC|syscall.O_NONBLOCK)
 	if err == syscall.ENOENT {
-		return nil, false, nil
+		return nil, false, false, nil
 	}
 	if err != nil {
-		return nil, false, &fs.PathError{Op: "open", Path: strings.Join(name, ""), Err: err}
+		return nil, false, false, &fs.PathError{Op: "open", Path: strings.Join(name, ""), Err: err}
 	}
 	defer syscall.Close(fd)
 	data = buf[:0]
@@ -49,24 +50,24 @@ func read(buf []byte, limit int, enough func([]byte) bool, name []string) (data 
 		case err == syscall.EINTR:
 			continue
 		case err != nil:
-			return nil, false, &fs.PathError{Op: "read", Path: strings.Join(name, ""), Err: err}
+			return nil, false, false, &fs.PathError{Op: "read", Path: strings.Join(name, ""), Err: err}
 		case n == 0 && len(data) == 0:
 			// Nothing to read: an empty file, or a pipe without a
 			// writer or a device such as /dev/null, which are refused.
 			var st syscall.Stat_t
 			if err := syscall.Fstat(fd, &st); err == nil && st.Mode&syscall.S_IFMT != syscall.S_IFREG {
-				return nil, false, notRegular(strings.Join(name, ""))
+				return nil, false, false, notRegular(strings.Join(name, ""))
 			}
-			return data, true, nil
+			return data, true, true, nil
 		case n == 0:
-			return data, true, nil
+			return data, true, true, nil
 		}
 		data = data[:len(data)+n]
-		if enough != nil && enough(data[:min(len(data), limit)]) {
-			return data[:min(len(data), limit)], true, nil
+		if prefix != "" && holdsLine(data[:min(len(data), limit)], prefix) {
+			return data[:min(len(data), limit)], true, false, nil
 		}
 		if len(data) > limit {
-			return nil, false, tooLarge(strings.Join(name, ""), limit)
+			return nil, false, false, tooLarge(strings.Join(name, ""), limit)
 		}
 	}
 }

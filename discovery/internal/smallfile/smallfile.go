@@ -14,6 +14,7 @@
 package smallfile
 
 import (
+	"bytes"
 	"fmt"
 	"strings"
 )
@@ -25,7 +26,7 @@ import (
 // regular file, is an error. Errors are *fs.PathError for the system's,
 // matching fs.ErrNotExist when the file does not exist.
 func Read(buf []byte, limit int, name ...string) ([]byte, error) {
-	data, ok, err := read(buf, limit, nil, name)
+	data, ok, _, err := read(buf, limit, "", name)
 	if err == nil && !ok {
 		return nil, notExist(strings.Join(name, ""))
 	}
@@ -35,20 +36,38 @@ func Read(buf []byte, limit int, name ...string) ([]byte, error) {
 // ReadIfExists is Read, except that a file that does not exist is not an
 // error: it returns ok false, and allocates nothing.
 func ReadIfExists(buf []byte, limit int, name ...string) (data []byte, ok bool, err error) {
-	return read(buf, limit, nil, name)
+	data, ok, _, err = read(buf, limit, "", name)
+	return data, ok, err
 }
 
-// ReadHead is Read, except that it stops reading as soon as enough reports
-// that the data read so far, a head of the file, is enough: a file's
-// head is often read in one system call, where reading to its end takes
-// two. A file of more than limit bytes is an error only if its first limit
-// bytes are not enough.
-func ReadHead(buf []byte, limit int, enough func(head []byte) bool, name ...string) ([]byte, error) {
-	data, ok, err := read(buf, limit, enough, name)
+// ReadHead reads the head of the regular file named by the concatenation of
+// name's parts, as Read does, up to the first complete line that begins,
+// after blanks, with prefix: a file's head is often read in one system
+// call, where reading to its end takes two. whole reports whether the
+// result is the whole file; if not, it may end with part of a line. A file
+// of more than limit bytes is an error only if its first limit bytes hold
+// no such line.
+func ReadHead(buf []byte, limit int, prefix string, name ...string) (data []byte, whole bool, err error) {
+	data, ok, whole, err := read(buf, limit, prefix, name)
 	if err == nil && !ok {
-		return nil, notExist(strings.Join(name, ""))
+		return nil, false, notExist(strings.Join(name, ""))
 	}
-	return data, err
+	return data, whole, err
+}
+
+// holdsLine reports whether data holds a complete line, ending in '\n',
+// that begins with prefix after blanks.
+func holdsLine(data []byte, prefix string) bool {
+	for {
+		i := bytes.IndexByte(data, '\n')
+		if i < 0 {
+			return false
+		}
+		if bytes.HasPrefix(bytes.TrimLeft(data[:i], " \t"), []byte(prefix)) {
+			return true
+		}
+		data = data[i+1:]
+	}
 }
 
 // List calls f with the name of each entry of the directory named by the

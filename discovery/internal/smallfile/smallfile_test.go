@@ -167,27 +167,50 @@ func TestList(t *testing.T) {
 	}
 }
 
-// TestReadHead checks that ReadHead stops at a head that is enough, even in
-// a file larger than the limit, and reads to the end otherwise.
+// TestReadHead checks that ReadHead stops at the first complete line with
+// the prefix, even in a file larger than the limit, and reads to the end
+// otherwise.
 func TestReadHead(t *testing.T) {
 	name := filepath.Join(t.TempDir(), "f")
-	text := "first line\n" + strings.Repeat("x", 3*limit)
+	text := "// comment\n  module x\n" + strings.Repeat("x", 3*limit)
 	require.NoError(t, os.WriteFile(name, []byte(text), 0o644))
-	hasLine := func(head []byte) bool { return bytes.IndexByte(head, '\n') >= 0 }
-	got, err := smallfile.ReadHead(make([]byte, 0, 64), limit, hasLine, name)
-	require.NoError(t, err)
-	assert.True(t, strings.HasPrefix(text, string(got)) && len(got) >= len("first line\n"), "%q", got)
-	assert.LessOrEqual(t, len(got), limit)
+	for _, buf := range [][]byte{nil, make([]byte, 0, 8), make([]byte, 0, 64)} {
+		got, whole, err := smallfile.ReadHead(buf, limit, "module", name)
+		require.NoError(t, err)
+		assert.False(t, whole)
+		assert.True(t, strings.HasPrefix(text, string(got)) && len(got) >= len("// comment\n  module x\n"), "%q", got)
+		assert.LessOrEqual(t, len(got), limit)
+	}
 
-	_, err = smallfile.ReadHead(nil, limit, func([]byte) bool { return false }, name)
+	_, _, err := smallfile.ReadHead(nil, limit, "nowhere", name)
 	assert.EqualError(t, err, name+" is larger than "+strconv.Itoa(limit)+" bytes")
 
-	short := filepath.Join(t.TempDir(), "short")
-	require.NoError(t, os.WriteFile(short, []byte("no newline"), 0o644))
-	got, err = smallfile.ReadHead(nil, limit, hasLine, short)
-	require.NoError(t, err)
-	assert.Equal(t, "no newline", string(got))
+	for _, text := range []string{"no newline", "module x", "modul\nmodule", "x\n"} {
+		short := filepath.Join(t.TempDir(), "short")
+		require.NoError(t, os.WriteFile(short, []byte(text), 0o644))
+		got, whole, err := smallfile.ReadHead(nil, limit, "module", short)
+		require.NoError(t, err)
+		assert.True(t, whole, "%q", text)
+		assert.Equal(t, text, string(got))
+	}
 
-	_, err = smallfile.ReadHead(nil, limit, hasLine, short+"-missing")
+	_, _, err = smallfile.ReadHead(nil, limit, "module", name+"-missing")
 	assert.ErrorIs(t, err, fs.ErrNotExist)
+
+	// The buffer given stays the caller's: reading into it allocates
+	// nothing (a predicate function would make it escape).
+	if runtime.GOOS == "linux" {
+		short := filepath.Join(t.TempDir(), "go.mod")
+		require.NoError(t, os.WriteFile(short, []byte("module x\n\ngo 1.26\n"), 0o644))
+		allocs := testing.AllocsPerRun(50, func() {
+			var b [512]byte
+			if _, _, err := smallfile.ReadHead(b[:0], limit, "module", short); err != nil {
+				t.Fatal(err)
+			}
+			if _, _, err := smallfile.ReadIfExists(b[:0], limit, short); err != nil {
+				t.Fatal(err)
+			}
+		})
+		assert.Zero(t, allocs)
+	}
 }

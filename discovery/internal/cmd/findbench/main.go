@@ -40,7 +40,6 @@ package main
 
 import (
 	"bufio"
-	"bytes"
 	"errors"
 	"flag"
 	"fmt"
@@ -531,7 +530,7 @@ func (f *floor) time() (time.Duration, error) {
 		}
 		if err == nil {
 			f.n.Add(int64(len(data)))
-			data, err = smallfile.ReadHead(buf[:0], limit, holdsLine, f.files[i][1])
+			data, _, err = smallfile.ReadHead(buf[:0], limit, "module", f.files[i][1])
 			f.n.Add(int64(len(data)))
 		}
 		if err != nil {
@@ -544,11 +543,6 @@ func (f *floor) time() (time.Duration, error) {
 	}
 	return d, nil
 }
-
-// holdsLine reports whether head holds a whole line. Find reads a go.mod
-// up to its module directive, which is the first line of the synthetic
-// modules' go.mod: the floor reads as much.
-func holdsLine(head []byte) bool { return bytes.IndexByte(head, '\n') >= 0 }
 
 func median(ds []time.Duration) time.Duration {
 	s := slices.Clone(ds)
