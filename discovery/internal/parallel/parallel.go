@@ -14,7 +14,12 @@ import (
 const minPerWorker = 16
 
 // For calls f(0), ..., f(n-1) on up to GOMAXPROCS goroutines, or inline
-// when n is small, and returns when all calls have returned.
+// when n is small, and returns when all calls have returned. Twice as many
+// goroutines, which might overlap one's system calls with another's work,
+// measured no better on findbench's workspaces: a first call of Find on
+// 1,000 modules took 16.3 ms with them and 16.0 without, on 10,000 189 and
+// 202, on 1,000 with one module in eight declaring entry points 6.0 and
+// 5.3.
 func For(n int, f func(int)) {
 	workers := min(runtime.GOMAXPROCS(0), n/minPerWorker)
 	if workers <= 1 {

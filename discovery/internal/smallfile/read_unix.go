@@ -17,12 +17,15 @@ import (
 // It calls open, read until the end and close, and nothing else: os.Open
 // would also register each file with the netpoller (an epoll_ctl call that
 // fails for regular files, and in a new process the creation of the poller
-// itself), and os.ReadFile would add a stat; in a program's first call of
-// Find on 1,000 modules, that is a third of the time. The file is opened
-// non-blocking, so that a named pipe gives an error rather than blocking;
-// only when there is nothing to read, or no buffer was given, is the
-// file's type checked, to tell an empty file from a pipe or a device and
-// to size the buffer.
+// itself), and os.ReadFile would add a stat. Measured with findbench's
+// workspaces against the !unix version (os.Stat, os.Open, io.Copy), a
+// program's first call of Find on 1,000 modules declaring entry points
+// takes 21 ms instead of 48, a repeated call 14 ms instead of 32.
+//
+// The file is opened non-blocking, so that a named pipe gives an error
+// rather than blocking; only when there is nothing to read, or no buffer
+// was given, is the file's type checked, to tell an empty file from a pipe
+// or a device and to size the buffer.
 func read(buf []byte, limit int, prefix string, name []string) (data []byte, ok, whole bool, err error) {
 	fd, err := open(name, syscall.O_RDONLY|syscall.O_CLOEXEC|syscall.O_NONBLOCK)
 	if err == syscall.ENOENT {
