@@ -463,6 +463,9 @@ func TestFindRelativeWorkspace(t *testing.T) {
 // program's first call, every byte allocated is memory the kernel faults
 // in. (A buffer that escaped to the heap once cost 1 KiB per module.)
 func TestFindAllocationsPerModule(t *testing.T) {
+	if raceEnabled {
+		t.Skip("the race detector moves read buffers to the heap")
+	}
 	allocs := func(s synthws.Shape) float64 {
 		ws, err := synthws.Write(t.TempDir(), s)
 		require.NoError(t, err)
