@@ -171,7 +171,7 @@ func findAll(c *config) *found {
 
 // withStandIns returns res with the stand-ins of groups, as findAll does.
 func (res *found) withStandIns(c *config, groups []*standInGroup) *found {
-	out := &found{symbols: make(map[int]any), gowork: res.gowork}
+	out := &found{symbols: make(map[int]any), gowork: res.gowork, broken: res.broken}
 	replaced := make(map[string]bool)
 	for _, g := range groups {
 		replaced[g.group] = true

@@ -3,10 +3,12 @@ package discoverytest_test
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"runtime"
 	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -289,4 +291,19 @@ func TestLinkHandlersInTwoTests(t *testing.T) {
 			assert.Empty(t, rep.Unchanged, "test one's handler is not test two's")
 		})
 	}
+}
+
+// TestLinkKeepsBrokenWorkspaceWarning checks that Find still warns of a
+// broken workspace while a group has stand-ins: its problems are not the
+// group's, and a test that links stand-ins sees them as a program would.
+func TestLinkKeepsBrokenWorkspaceWarning(t *testing.T) {
+	gowork := workspace(t, [3]string{"m", "example.com/m", "[test.other]\nx = example.com/m:X\n"})
+	require.NoError(t, os.WriteFile(gowork, []byte("go 1.26\n\nuse ./m\nuse ./gone\n"), 0o644))
+	discoverytest.Link(t, "test.exporters", map[string]any{"csv": fakeExporter("csv")})
+
+	var logs strings.Builder
+	_, err := discovery.Find(discovery.WithWorkspace(gowork), discovery.WithLogger(slog.New(slog.NewTextHandler(&logs, nil))))
+	assert.ErrorContains(t, err, "go.work:4: use ./gone: the directory does not exist")
+	assert.Contains(t, logs.String(), "the workspace is broken")
+	assert.Contains(t, logs.String(), "go.work:4")
 }
