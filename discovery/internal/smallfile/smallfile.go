@@ -43,10 +43,16 @@ func ReadIfExists(buf []byte, limit int, name ...string) (data []byte, ok bool, 
 // ReadHead reads the head of the regular file named by the concatenation of
 // name's parts, as Read does, up to the first complete line that begins,
 // after blanks, with prefix: a file's head is often read in one system
-// call, where reading to its end takes two. whole reports whether the
-// result is the whole file; if not, it may end with part of a line. A file
-// of more than limit bytes is an error only if its first limit bytes hold
-// no such line.
+// call, where reading to its end takes two. whole is true if the result is
+// the whole file, and false if reading stopped at such a line, which the
+// unix version does as soon as one is read, so that the result may then be
+// the whole file too, or end with part of a line. A file of more than limit
+// bytes is an error only if its first limit bytes hold no such line.
+//
+// On unix, a file whose head holds such a line is not checked to be a
+// regular file: a named pipe that a writer has filled is read, not
+// refused, where checking every file would cost the system call that
+// reading the head saves.
 func ReadHead(buf []byte, limit int, prefix string, name ...string) (data []byte, whole bool, err error) {
 	data, ok, whole, err := read(buf, limit, prefix, name)
 	if err == nil && !ok {
