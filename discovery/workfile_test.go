@@ -91,7 +91,11 @@ func checkWorkUses(t *testing.T, data []byte) {
 	assert.Equal(t, want, got, "%q", data)
 }
 
-func TestUseDir(t *testing.T) {
+func TestUseDirParts(t *testing.T) {
+	useDir := func(base, path string) string {
+		a, b, c := useDirParts(base, path)
+		return a + b + c
+	}
 	for _, base := range []string{"/ws", "/", "/a/b"} {
 		for _, path := range []string{".", "./", "./m", "./m/", "./m/../n", "./m//n", "./.", "./..", "./../x", "./..x", "./.x", "m", "../m", "/abs/m", "/abs/../m", ".//m", "./m/./n"} {
 			want := filepath.Join(base, filepath.FromSlash(path))

@@ -125,7 +125,7 @@ const sep = string(filepath.Separator)
 //
 // This is the path of a program's first call of Find, in a new process,
 // where every byte allocated is memory the kernel faults in (14 µs per 4
-// KiB page on the machine findbench's figures come from, the cost of a
+// KiB page on the machine the README's figures come from, the cost of a
 // dozen system calls): a module without entry points allocates nothing,
 // and one with some allocates its entry points, one string for the names of
 // its entry_points.txt and directory, one for the file's contents and one
@@ -153,15 +153,9 @@ func readWorkspace(file string) (*workspace, ErrorList) {
 	return ws, errs
 }
 
-// useDir returns the directory that the use directive path names in a
-// go.work file in directory base, which is clean: filepath.Join(base, path)
-// unless path is absolute.
-func useDir(base, path string) string {
-	a, b, c := useDirParts(base, path)
-	return a + b + c
-}
-
-// useDirParts returns useDir(base, path) in three parts: base, the
+// useDirParts returns the directory that the use directive path names in a
+// go.work file in directory base, which is clean (filepath.Join(base, path)
+// unless path is absolute), in three parts to concatenate: base, the
 // separator and the rest of the usual ./rest, which makes no new string;
 // otherwise the directory, "" and "".
 func useDirParts(base, path string) (string, string, string) {
