@@ -122,7 +122,9 @@ func parseDecls(file string, data []byte) ([]decl, ErrorList) {
 	more, firstMore := 0, 0
 	fail := func(line int, format string, args ...any) {
 		if len(errs) < maxFileErrors {
-			errs = append(errs, &Error{File: file, Line: line, Err: fmt.Errorf(format, args...)})
+			// The group of the section the line is in, if any: a
+			// problem of that group's, not of every group's.
+			errs = append(errs, &Error{File: file, Line: line, Group: group, Err: fmt.Errorf(format, args...)})
 			return
 		}
 		if more == 0 {
@@ -151,8 +153,8 @@ func parseDecls(file string, data []byte) ([]decl, ErrorList) {
 			g, ok := strings.CutSuffix(text, "]")
 			g = strings.TrimPrefix(g, "[")
 			if !ok || !isGroup(g) {
+				group = "" // the lines below are of no known group
 				fail(line, "invalid group header %s: want [group], where group is words joined by dots, such as [torchrun.handlers]", quote(text))
-				group = ""
 				continue
 			}
 			group = g

@@ -2,6 +2,7 @@ package discovery_test
 
 import (
 	"errors"
+	"log/slog"
 	"runtime"
 	"strconv"
 	"strings"
@@ -11,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/go-entrypoints/entrypoints/discovery"
+	"github.com/go-entrypoints/entrypoints/registry"
 )
 
 func TestParseFile(t *testing.T) {
@@ -190,3 +192,49 @@ func FuzzParseFile(f *testing.F) {
 }
 
 func itoa(n int) string { return strconv.Itoa(n) }
+
+// TestParseFileErrorGroups checks that a line that does not parse is the
+// problem of the group whose section it is in, and of no group in
+// particular when its section is not known.
+func TestParseFileErrorGroups(t *testing.T) {
+	_, err := discovery.ParseFile("f", []byte("[a]\nbad line\n[!!]\nx = example.com/x:X\n[b]\nn = example.com/x:\n\nok = example.com/x:OK\n"))
+	var list discovery.ErrorList
+	require.ErrorAs(t, err, &list)
+	var got []string
+	for _, e := range list {
+		got = append(got, strconv.Itoa(e.Line)+" ["+e.Group+"]")
+	}
+	assert.Equal(t, []string{"2 [a]", "3 []", "4 []", "6 [b]"}, got)
+}
+
+// TestFindGroupProblems checks that a line that does not parse in one
+// group's section is a problem of that group's calls only: Find with
+// WithGroup, Load, Lookup and Discover of another group do not report it;
+// a line of no known group is reported to all.
+func TestFindGroupProblems(t *testing.T) {
+	defer discovery.ResetLinked()()
+	gowork := workspace(t, []string{"./ws"}, module("ws", "example.com/ws",
+		"[test.exporters]\nbad line\n[torchrun.handlers]\nh = example.com/ws:H\n"))
+	_, err := discovery.Find(discovery.WithWorkspace(gowork))
+	assert.ErrorContains(t, err, "bad line", "every group's problems, without WithGroup")
+	_, err = discovery.Find(discovery.WithWorkspace(gowork), discovery.WithGroup("test.exporters"))
+	assert.ErrorContains(t, err, "bad line")
+	_, err = discovery.Find(discovery.WithWorkspace(gowork), discovery.WithGroup("torchrun.handlers"))
+	assert.NoError(t, err)
+	_, err = discovery.Load[any]("test.exporters", discovery.WithWorkspace(gowork))
+	assert.ErrorContains(t, err, "bad line")
+	_, err = discovery.Lookup[any]("test.other", "x", discovery.WithWorkspace(gowork))
+	assert.NotContains(t, err.Error(), "bad line")
+	rep, err := discovery.Discover(discovery.WithWorkspace(gowork), discovery.WithRegistry(registry.New()), discovery.WithLogger(slog.New(slog.DiscardHandler)))
+	require.Error(t, err, "h is declared but not linked")
+	for _, e := range rep.Failed {
+		assert.NotContains(t, e.Error(), "bad line")
+	}
+
+	// A line after a header that does not parse is of no known group.
+	unknown := workspace(t, []string{"./ws"}, module("ws", "example.com/ws",
+		"[bad header\nx = example.com/ws:X\n[torchrun.handlers]\nh = example.com/ws:H\n"))
+	_, err = discovery.Find(discovery.WithWorkspace(unknown), discovery.WithGroup("torchrun.handlers"))
+	assert.ErrorContains(t, err, "invalid group header")
+	assert.ErrorContains(t, err, "is not in a group")
+}

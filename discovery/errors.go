@@ -28,6 +28,11 @@ type Error struct {
 	// EntryPoint is the entry point concerned, when the problem is one
 	// entry point's. Its Group and Name are set; the rest may not be.
 	EntryPoint *EntryPoint
+	// Group is the group concerned, when the problem is a line of an
+	// entry_points.txt in a [group] section that does not parse: it may be
+	// that group's entry point, and no other's. Empty otherwise (a problem
+	// of an entry point has EntryPoint.Group).
+	Group string
 
 	Err error  // what went wrong
 	Fix string // what to do about it, if known

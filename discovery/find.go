@@ -25,9 +25,10 @@ import (
 // order wins). A broken workspace is never ignored in silence: if the
 // program's own go.work does not parse, or uses a directory that does not
 // exist, the problem is in the list at its go.work line, with the fix, and
-// logged as a warning; the linked entry points are still returned. An
-// option that does not apply to Find (see Option) is an error, returned
-// alone.
+// logged as a warning; the linked entry points are still returned. With
+// WithGroup, a line that does not parse in the section of another group is
+// not one of the problems: it concerns that group only. An option that does
+// not apply to Find (see Option) is an error, returned alone.
 func Find(opts ...Option) ([]EntryPoint, error) {
 	c, err := newConfig(callFind, "", opts)
 	if err != nil {
@@ -58,6 +59,11 @@ type found struct {
 func find(c *config) *found {
 	res := &found{symbols: make(map[int]any)}
 	ws := c.readWorkspace(res)
+	if c.group != "" {
+		// A line of another group's section that does not parse is that
+		// group's problem.
+		res.problems = slices.DeleteFunc(res.problems, func(e *Error) bool { return !concerns(e, c.group) })
+	}
 	res.add(c, ws)
 	return res
 }

@@ -104,8 +104,9 @@ type Plugin[T any] struct {
 //
 // Failures are isolated: Load returns the entry points that loaded, and an
 // ErrorList naming every one that failed, at its file:line, with the
-// problems Find met in the group (lines that do not parse are included, as
-// they may be the group's). Each failure is also logged as a warning. The
+// problems Find met in the group (lines of the group's sections that do not
+// parse are included, as they may be its entry points, and so are those of
+// no group). Each failure is also logged as a warning. The
 // options that apply are WithWorkspace, WithModules, WithLogger,
 // WithContext, and WithGroup naming group itself.
 func Load[T any](group string, opts ...Option) ([]Plugin[T], error) {
@@ -189,11 +190,20 @@ func notFound(res *found, group, name string) error {
 }
 
 // groupProblems returns the problems of res that may concern group: those
-// of its entry points, and those of no entry point in particular.
+// of its entry points and lines, and those of no group in particular.
 func groupProblems(res *found, group string) ErrorList {
-	return slices.DeleteFunc(slices.Clone(res.problems), func(e *Error) bool {
-		return e.EntryPoint != nil && e.EntryPoint.Group != group
-	})
+	return slices.DeleteFunc(slices.Clone(res.problems), func(e *Error) bool { return !concerns(e, group) })
+}
+
+// concerns reports whether the problem e may concern group.
+func concerns(e *Error, group string) bool {
+	switch {
+	case e.EntryPoint != nil:
+		return e.EntryPoint.Group == group
+	case e.Group != "":
+		return e.Group == group
+	}
+	return true
 }
 
 // logProblems logs warnings, and failures, those of an entry point

@@ -189,9 +189,11 @@ func TestLoadIsolatesFailures(t *testing.T) {
 	assert.Contains(t, logs.String(), "level=WARN msg=\"discovery: entry point not loaded: example.com/plugins/entry_points.txt:3: entry point broken")
 	assert.Contains(t, logs.String(), "level=WARN msg=\"discovery: "+epfile+`:3: unexpected line \"bad line\"`, "a line that does not parse is no entry point not loaded")
 
-	// Another group's failures are not this one's.
+	// Another group's failures are not this one's, nor the lines of its
+	// section that do not parse.
 	_, err = discovery.Load[string]("test.other", discovery.WithWorkspace(gowork))
 	assert.NotContains(t, err.Error(), "broken")
+	assert.NotContains(t, err.Error(), "bad line")
 }
 
 // TestLoadAnyGroupDynamically checks that the dynamic loader is asked for

@@ -67,7 +67,7 @@ type listProblem struct {
 	Pos    string // file:line, or file
 	File   string
 	Line   int    `json:",omitempty"`
-	Group  string `json:",omitempty"` // of the entry point concerned, if one is
+	Group  string `json:",omitempty"` // of the entry point or section concerned, if known
 	Name   string `json:",omitempty"`
 	Module string `json:",omitempty"`
 	Error  string
@@ -138,7 +138,7 @@ func runList(args []string, stdout, stderr io.Writer) error {
 	}
 	problems := slices.Concat(p.problems, c.problems)
 	for _, e := range problems {
-		lp := listProblem{Pos: e.Pos(), File: e.File, Line: e.Line, Error: e.Err.Error(), Fix: e.Fix}
+		lp := listProblem{Pos: e.Pos(), File: e.File, Line: e.Line, Group: e.Group, Error: e.Err.Error(), Fix: e.Fix}
 		if ep := e.EntryPoint; ep != nil {
 			lp.Group, lp.Name, lp.Module = ep.Group, ep.Name, ep.Module
 		}
