@@ -116,7 +116,8 @@ func Load[T any](group string, opts ...Option) ([]Plugin[T], error) {
 	}
 	res := findAll(c)
 	vals, errs := loadGroup[T](c, res, nil)
-	failed := groupProblems(res, group)
+	// Find kept the problems that may concern the group (see find).
+	failed := slices.Clone(res.problems)
 	var plugins []Plugin[T]
 	for i, ep := range res.eps {
 		if errs[i] != nil {
@@ -183,19 +184,14 @@ func notFound(res *found, group, name string) error {
 		has = "it has " + strings.Join(names, ", ")
 	}
 	err := fmt.Errorf("%w: group %s has no entry point %q; %s", ErrNotFound, group, name, has)
-	if p := groupProblems(res, group); len(p) > 0 {
+	if p := res.problems; len(p) > 0 { // those that may concern the group (see find)
 		return fmt.Errorf("%w\nproblems met in the group, which may explain it:\n%w", err, p)
 	}
 	return err
 }
 
-// groupProblems returns the problems of res that may concern group: those
-// of its entry points and lines, and those of no group in particular.
-func groupProblems(res *found, group string) ErrorList {
-	return slices.DeleteFunc(slices.Clone(res.problems), func(e *Error) bool { return !concerns(e, group) })
-}
-
-// concerns reports whether the problem e may concern group.
+// concerns reports whether the problem e may concern group: one of its
+// entry points or lines, or of no group in particular.
 func concerns(e *Error, group string) bool {
 	switch {
 	case e.EntryPoint != nil:
